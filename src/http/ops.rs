@@ -1,0 +1,51 @@
+//! `/health` (open) and `/metrics` (Prometheus; optionally behind a key).
+
+use super::auth::{Caller, Role};
+use super::state::AppState;
+use crate::metrics::gauge;
+use actix_web::{web, HttpRequest, HttpResponse};
+use std::sync::atomic::Ordering;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health", web::get().to(health)).route("/metrics", web::get().to(metrics));
+}
+
+async fn health(state: web::Data<AppState>) -> HttpResponse {
+    let c = &state.engine.counters;
+    let engine_up = state.engine.supervisor.get().is_some();
+    let body = serde_json::json!({
+        "status": if engine_up { "ok" } else { "degraded" },
+        "activeCalls": c.active.load(Ordering::Relaxed),
+        "maxCalls": state.config.engine.max_calls,
+        "uptimeSecs": state.started.elapsed().as_secs(),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    if engine_up {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if state.config.server.metrics_require_key {
+        match Caller::from_request_sync(&req) {
+            Ok(caller) => {
+                if let Err(resp) = caller.require(Role::Viewer) {
+                    return resp;
+                }
+            }
+            Err(resp) => return resp,
+        }
+    }
+    let mut out = String::with_capacity(4096);
+    state.metrics.render_into(&mut out);
+    let c = &state.engine.counters;
+    gauge(&mut out, "active_calls", "Calls with a live call actor", c.active.load(Ordering::Relaxed));
+    gauge(&mut out, "calls_admitted", "Calls admitted since start", c.admitted.load(Ordering::Relaxed));
+    gauge(&mut out, "calls_rejected", "Calls refused at admission", c.rejected.load(Ordering::Relaxed));
+    gauge(&mut out, "call_actor_restarts", "Call actor restarts", c.restarts.load(Ordering::Relaxed));
+    gauge(&mut out, "call_restart_give_ups", "Calls ended after too many restarts", c.gave_up.load(Ordering::Relaxed));
+    gauge(&mut out, "live_event_subscribers", "Open /ws/events subscribers", state.engine.events.subscribers());
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
+}
