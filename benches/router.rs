@@ -2,6 +2,9 @@
 //! under 50 µs), the work the Router does inline for every caller turn.
 //!
 //! Run: cargo bench --bench router -- --warm-up-time 1 --measurement-time 3
+//!
+//! Latest figures (2026-11-23, shared 2-vCPU machine, other builds running):
+//! tier1_hit 16.8 µs, tier2_hit 17.7 µs, miss (both tiers in full) 19.8 µs.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::hint::black_box;

@@ -41,6 +41,7 @@ async fn simulated_callers_complete_basic_calls_against_the_engine() {
     let _ = std::fs::remove_dir_all(&store);
     let report = report.expect("load test runs");
     let table = report.table();
+    println!("{table}");
     assert_eq!(report.calls.failed + report.calls.rejected, 0, "{table}");
     assert_eq!(
         report.turn_latency.count, 9,

@@ -338,3 +338,29 @@ pub fn fixture(id: &str) -> Vec<u8> {
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
+
+/// Short texts and fast mocks so real-time tests stay short.
+pub fn quick(config: &mut Config) {
+    config.call.greeting = "Hello, I'm an AI assistant. How can I help?".to_owned();
+    config.providers.mock.tts.ms_per_char = 45;
+}
+
+/// GET an admin route with the admin key, as JSON.
+pub async fn admin_get(app: &App, path: &str) -> (u16, serde_json::Value) {
+    let resp = http().get(format!("{}{path}", app.base_url())).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or_default())
+}
+
+/// Poll the admin API until the call's final trace is stored.
+pub async fn ended_trace(app: &App, call: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, v) = admin_get(app, &format!("/admin/call-traces/{call}")).await;
+        if status == 200 && v["status"] == "ended" {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "no ended trace for {call}: {status} {v}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

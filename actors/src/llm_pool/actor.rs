@@ -8,12 +8,11 @@ use super::breaker::CircuitBreaker;
 use super::config::{LlmPoolConfig, Priority};
 use super::output::JobOutput;
 use super::queue::{Admission, JobQueue};
-use super::retry::{classify, retry_delay, Disposition};
-use super::stats::{estimate_usage, EndpointStats, PoolStats};
+use super::retry::retry_delay;
+use super::stats::PoolStats;
 use super::LlmEvent;
 use crate::ids::{CallSid, TenantId};
-use crate::providers::{Chat, ChatError, ChatRequest, EventSink, TokenUsage};
-use crate::trace::LlmCallRecord;
+use crate::providers::{Chat, ChatRequest, EventSink};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -64,52 +63,52 @@ pub enum LlmPoolMsg {
     },
 }
 
-struct Endpoint {
-    chat: Arc<dyn Chat>,
-    limit: usize,
-    in_flight: usize,
-    breaker: CircuitBreaker,
-    successes: u64,
-    failures: u64,
+pub(super) struct Endpoint {
+    pub(super) chat: Arc<dyn Chat>,
+    pub(super) limit: usize,
+    pub(super) in_flight: usize,
+    pub(super) breaker: CircuitBreaker,
+    pub(super) successes: u64,
+    pub(super) failures: u64,
 }
 
-struct Job {
-    id: u64,
-    call: CallSid,
-    tenant: TenantId,
-    request_id: u64,
-    priority: Priority,
-    purpose: String,
-    request: ChatRequest,
-    output: Arc<JobOutput>,
+pub(super) struct Job {
+    pub(super) id: u64,
+    pub(super) call: CallSid,
+    pub(super) tenant: TenantId,
+    pub(super) request_id: u64,
+    pub(super) priority: Priority,
+    pub(super) purpose: String,
+    pub(super) request: ChatRequest,
+    pub(super) output: Arc<JobOutput>,
     /// Endpoints tried in the current round (reset at each backoff round).
-    tried: Vec<bool>,
+    pub(super) tried: Vec<bool>,
     /// Endpoints that refused this request for good (Failover errors).
-    excluded: Vec<bool>,
-    retries: u32,
-    retry_after: Option<Duration>,
-    last_error: Option<String>,
+    pub(super) excluded: Vec<bool>,
+    pub(super) retries: u32,
+    pub(super) retry_after: Option<Duration>,
+    pub(super) last_error: Option<String>,
 }
 
-struct Running {
-    job: Job,
-    endpoint: usize,
-    task: AbortHandle,
+pub(super) struct Running {
+    pub(super) job: Job,
+    pub(super) endpoint: usize,
+    pub(super) task: AbortHandle,
 }
 
 pub struct LlmPoolState {
-    config: LlmPoolConfig,
-    endpoints: Vec<Endpoint>,
-    queue: JobQueue<Job>,
-    running: HashMap<u64, Running>,
+    pub(super) config: LlmPoolConfig,
+    pub(super) endpoints: Vec<Endpoint>,
+    pub(super) queue: JobQueue<Job>,
+    pub(super) running: HashMap<u64, Running>,
     /// Jobs sleeping through a backoff.
-    waiting: HashMap<u64, Job>,
-    next_id: u64,
-    stats: PoolStats,
+    pub(super) waiting: HashMap<u64, Job>,
+    pub(super) next_id: u64,
+    pub(super) stats: PoolStats,
 }
 
 /// Where a job can go right now.
-enum Pick {
+pub(super) enum Pick {
     Endpoint(usize),
     /// A usable endpoint exists but is at its limit: wait in the queue.
     Busy,
@@ -117,7 +116,7 @@ enum Pick {
     Exhausted,
 }
 
-fn now() -> Instant {
+pub(super) fn now() -> Instant {
     // tokio's clock, so tests with paused time move breakers and backoff.
     tokio::time::Instant::now().into_std()
 }
@@ -214,7 +213,7 @@ impl Actor for LlmPool {
 }
 
 impl LlmPoolState {
-    fn new_job(&mut self, job: CompletionJob) -> Job {
+    pub(super) fn new_job(&mut self, job: CompletionJob) -> Job {
         let id = self.next_id;
         self.next_id += 1;
         let n = self.endpoints.len();
@@ -235,7 +234,7 @@ impl LlmPoolState {
         }
     }
 
-    fn pick(&self, job: &Job, now: Instant) -> Pick {
+    pub(super) fn pick(&self, job: &Job, now: Instant) -> Pick {
         let mut busy = false;
         for (i, e) in self.endpoints.iter().enumerate() {
             if job.tried[i] || job.excluded[i] || !e.breaker.allows(now) {
@@ -261,7 +260,7 @@ impl LlmPoolState {
 
     /// A new job: straight to an endpoint when nothing of its priority (or
     /// higher) waits, else into the bounded queue.
-    fn admit(&mut self, job: Job, me: &ActorRef<LlmPoolMsg>, now: Instant) {
+    pub(super) fn admit(&mut self, job: Job, me: &ActorRef<LlmPoolMsg>, now: Instant) {
         let ahead = match job.priority {
             Priority::Live => self.queue.len_of(Priority::Live),
             Priority::Background => self.queue.len(),
@@ -282,7 +281,7 @@ impl LlmPoolState {
     }
 
     /// Send a job (not in the queue) where it can go now.
-    fn place(&mut self, job: Job, me: &ActorRef<LlmPoolMsg>, now: Instant) {
+    pub(super) fn place(&mut self, job: Job, me: &ActorRef<LlmPoolMsg>, now: Instant) {
         match self.pick(&job, now) {
             Pick::Endpoint(i) => self.dispatch(job, i, me, now),
             Pick::Busy => {
@@ -294,7 +293,7 @@ impl LlmPoolState {
     }
 
     /// Every usable endpoint failed this round: back off, or give up.
-    fn next_round(&mut self, mut job: Job, me: &ActorRef<LlmPoolMsg>) {
+    pub(super) fn next_round(&mut self, mut job: Job, me: &ActorRef<LlmPoolMsg>) {
         let any_left = job.excluded.iter().any(|x| !x);
         if !any_left || job.retries >= self.config.retry.max_retries {
             let message = job
@@ -319,7 +318,13 @@ impl LlmPoolState {
         me.send_after(delay, move || LlmPoolMsg::RetryDue { job: id });
     }
 
-    fn dispatch(&mut self, mut job: Job, i: usize, me: &ActorRef<LlmPoolMsg>, now: Instant) {
+    pub(super) fn dispatch(
+        &mut self,
+        mut job: Job,
+        i: usize,
+        me: &ActorRef<LlmPoolMsg>,
+        now: Instant,
+    ) {
         let e = &mut self.endpoints[i];
         e.in_flight += 1;
         e.breaker.on_dispatch(now);
@@ -350,7 +355,7 @@ impl LlmPoolState {
     }
 
     /// Start queued jobs while endpoints have room: live lane first.
-    fn pump(&mut self, me: &ActorRef<LlmPoolMsg>, now: Instant) {
+    pub(super) fn pump(&mut self, me: &ActorRef<LlmPoolMsg>, now: Instant) {
         for priority in [Priority::Live, Priority::Background] {
             while let Some(job) = self.queue.front(priority) {
                 if matches!(self.pick(job, now), Pick::Busy) {
@@ -363,205 +368,5 @@ impl LlmPoolState {
                 self.place(job, me, now);
             }
         }
-    }
-
-    fn attempt_ended(
-        &mut self,
-        id: u64,
-        result: AttemptResult,
-        me: &ActorRef<LlmPoolMsg>,
-        now: Instant,
-    ) {
-        // Absent: the job was cancelled and already ended.
-        let Some(Running {
-            mut job, endpoint, ..
-        }) = self.running.remove(&id)
-        else {
-            return;
-        };
-        let e = &mut self.endpoints[endpoint];
-        e.in_flight -= 1;
-        match result {
-            AttemptResult::Completed { usage } => {
-                e.breaker.on_success();
-                e.successes += 1;
-                let usage =
-                    usage.unwrap_or_else(|| estimate_usage(&job.request, job.output.progress()));
-                let record = self.account(&job, endpoint, usage, false);
-                self.stats.completed += 1;
-                let request_id = job.request_id;
-                job.output.finish(LlmEvent::Done { request_id, record });
-            }
-            AttemptResult::Abandoned => e.breaker.on_abandon(now),
-            AttemptResult::Failed { error, streamed } => {
-                let disposition = classify(&error);
-                if disposition != Disposition::Fatal {
-                    e.breaker.on_failure(now);
-                    e.failures += 1;
-                }
-                job.last_error = Some(format!("{}: {error}", e.chat.name()));
-                self.after_failure(job, endpoint, error, disposition, streamed, me, now);
-            }
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn after_failure(
-        &mut self,
-        mut job: Job,
-        endpoint: usize,
-        error: ChatError,
-        disposition: Disposition,
-        streamed: bool,
-        me: &ActorRef<LlmPoolMsg>,
-        now: Instant,
-    ) {
-        if streamed {
-            // The caller heard part of this answer: a retry would repeat it.
-            let usage = estimate_usage(&job.request, job.output.progress());
-            self.account(&job, endpoint, usage, false);
-            let message = job.last_error.clone().unwrap_or_else(|| error.to_string());
-            return self.fail(job, message);
-        }
-        match disposition {
-            Disposition::Fatal => {
-                let message = job.last_error.clone().unwrap_or_else(|| error.to_string());
-                self.fail(job, message)
-            }
-            Disposition::Failover => {
-                job.excluded[endpoint] = true;
-                self.try_elsewhere(job, me, now)
-            }
-            Disposition::Retry { retry_after } => {
-                job.retry_after = job.retry_after.max(retry_after);
-                self.try_elsewhere(job, me, now)
-            }
-        }
-    }
-
-    fn try_elsewhere(&mut self, job: Job, me: &ActorRef<LlmPoolMsg>, now: Instant) {
-        if let Pick::Endpoint(_) = self.pick(&job, now) {
-            self.stats.failovers += 1;
-        }
-        self.place(job, me, now);
-    }
-
-    fn cancel(&mut self, call: &CallSid, request_id: u64, now: Instant) {
-        let matches = |j: &Job| &j.call == call && j.request_id == request_id;
-        let running = self
-            .running
-            .iter()
-            .find(|(_, r)| matches(&r.job))
-            .map(|(id, _)| *id);
-        if let Some(Running {
-            job,
-            endpoint,
-            task,
-        }) = running.and_then(|id| self.running.remove(&id))
-        {
-            // Abort first: the task drops the provider stream (and its HTTP
-            // connection) at its next await; the gate stops any last token.
-            task.abort();
-            let e = &mut self.endpoints[endpoint];
-            e.in_flight -= 1;
-            e.breaker.on_abandon(now);
-            let usage = estimate_usage(&job.request, job.output.progress());
-            let record = self.account(&job, endpoint, usage, true);
-            return self.end_cancelled(job, record);
-        }
-        let waiting = self
-            .waiting
-            .iter()
-            .find(|(_, j)| matches(j))
-            .map(|(id, _)| *id);
-        let job = match waiting.and_then(|id| self.waiting.remove(&id)) {
-            Some(job) => Some(job),
-            None => self.queue.remove_first(matches),
-        };
-        if let Some(job) = job {
-            // Never streamed: nothing was paid for.
-            let record = self.record(&job, 0, TokenUsage::default(), true);
-            self.end_cancelled(job, record);
-        }
-    }
-
-    fn end_cancelled(&mut self, job: Job, record: LlmCallRecord) {
-        self.stats.cancelled += 1;
-        let request_id = job.request_id;
-        job.output.finish(LlmEvent::Done { request_id, record });
-    }
-
-    fn fail(&mut self, job: Job, message: String) {
-        self.stats.failed += 1;
-        let fallback = self.config.fallback_text.clone();
-        let request_id = job.request_id;
-        job.output.finish(LlmEvent::Failed {
-            request_id,
-            message,
-            fallback,
-        });
-    }
-
-    /// Build the cost line and add it to the totals.
-    fn account(
-        &mut self,
-        job: &Job,
-        endpoint: usize,
-        usage: TokenUsage,
-        cancelled: bool,
-    ) -> LlmCallRecord {
-        let record = self.record(job, endpoint, usage, cancelled);
-        self.stats.record(&job.call, &job.tenant, &record);
-        record
-    }
-
-    fn record(
-        &self,
-        job: &Job,
-        endpoint: usize,
-        usage: TokenUsage,
-        cancelled: bool,
-    ) -> LlmCallRecord {
-        let chat = &self.endpoints[endpoint].chat;
-        let model = job
-            .request
-            .model
-            .clone()
-            .unwrap_or_else(|| chat.model().to_owned());
-        let cost_usd = self
-            .config
-            .price_for(&model)
-            .cost_usd(usage.prompt_tokens, usage.completion_tokens);
-        LlmCallRecord {
-            timestamp: chrono::Utc::now(),
-            model,
-            provider: chat.name().to_owned(),
-            purpose: job.purpose.clone(),
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            cost_usd,
-            cancelled,
-        }
-    }
-
-    fn snapshot(&self, now: Instant) -> PoolStats {
-        let mut stats = self.stats.clone();
-        stats.queued_live = self.queue.len_of(Priority::Live);
-        stats.queued_background = self.queue.len_of(Priority::Background);
-        stats.waiting_retry = self.waiting.len();
-        stats.in_flight = self.running.len();
-        stats.endpoints = self
-            .endpoints
-            .iter()
-            .map(|e| EndpointStats {
-                name: e.chat.name().to_owned(),
-                in_flight: e.in_flight,
-                limit: e.limit,
-                breaker: e.breaker.label(now),
-                successes: e.successes,
-                failures: e.failures,
-            })
-            .collect();
-        stats
     }
 }

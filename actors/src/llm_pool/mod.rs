@@ -22,6 +22,7 @@ mod attempt;
 mod breaker;
 mod collect;
 mod config;
+mod outcome;
 mod output;
 mod queue;
 mod retry;
