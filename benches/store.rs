@@ -44,13 +44,23 @@ fn bench_sink(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("sb-bench-sink-{}", std::process::id()));
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let store = Store::open(&StoreConfig::at(&dir)).expect("bench store");
-    let sink = rt.block_on(async { Actor::spawn(None, TraceSink, TraceSinkArgs::new(store)).await.expect("sink").0 });
     let mut group = c.benchmark_group("sink");
     group.throughput(Throughput::Elements(EVENTS_PER_ITER));
     group.sample_size(10);
     // Events of one call arrive in runs of `run` (a call's burst of marks,
-    // transcripts ...) spread over `calls` concurrent calls.
-    for (name, calls, run) in [("events_2000_calls_interleaved", 2_000u64, 1u64), ("events_100_calls_runs_of_20", 100, 20)] {
+    // transcripts ...) spread over `calls` concurrent calls; sled's cost is
+    // per record, and a batch holds one record per call.
+    let cases = [
+        ("events_2000_calls_interleaved", 2_000u64, 1u64, 1024usize),
+        ("events_2000_calls_interleaved_batch_8192", 2_000, 1, 8192),
+        ("events_100_calls_runs_of_20", 100, 20, 1024),
+    ];
+    for (name, calls, run, max_batch) in cases {
+        let args = TraceSinkArgs {
+            max_batch,
+            ..TraceSinkArgs::new(store.clone())
+        };
+        let sink = rt.block_on(async { Actor::spawn(None, TraceSink, args).await.expect("sink").0 });
         let mut n = 0u64;
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
@@ -65,9 +75,9 @@ fn bench_sink(c: &mut Criterion) {
                 start.elapsed()
             })
         });
+        sink.stop(None);
     }
     group.finish();
-    sink.stop(None);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -329,10 +329,22 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .ok_or(AuthError::Missing)?;
-    let token = bearer_token(header).ok_or(AuthError::Missing)?;
-    keys.verify(token).ok_or(AuthError::Unknown)
+        .and_then(|h| h.to_str().ok());
+    let token = match header {
+        Some(h) => bearer_token(h).ok_or(AuthError::Missing)?.to_owned(),
+        // Browsers cannot set headers on a WebSocket: the live sockets
+        // (and only they) also take the key as `?key=`.
+        None if req.path().starts_with("/ws/") => query_key(req).ok_or(AuthError::Missing)?,
+        None => return Err(AuthError::Missing),
+    };
+    keys.verify(&token).ok_or(AuthError::Unknown)
+}
+
+fn query_key(req: &HttpRequest) -> Option<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "key")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// The token of `Bearer <token>` (scheme case-insensitive).

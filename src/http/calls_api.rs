@@ -24,7 +24,7 @@ use chrono::{Duration, Utc};
 use std::collections::HashMap;
 use switchboard_actors::ids::{CallSid, TenantId};
 use switchboard_actors::store::{Order, Severity, SystemEventQuery, TraceQuery};
-use crate::http::traces::LiveCall; // TEMP
+use switchboard_actors::supervisor::LiveCall;
 use switchboard_actors::trace::{CallStatus, Outcome};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

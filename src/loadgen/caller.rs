@@ -103,6 +103,8 @@ pub struct CallRecord {
     /// Barge-ins the engine never answered with `clear`.
     pub barge_in_missed: u32,
     /// Mark received -> mark echoed (how far ahead the engine sent audio).
+    /// Hundreds per call: summarised in the report, not kept per call in JSON.
+    #[serde(skip)]
     pub mark_held_ms: Vec<f32>,
     /// Underruns of the playback buffer inside a reply, beyond the threshold.
     pub gap_ms: Vec<f32>,

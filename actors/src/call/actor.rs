@@ -72,6 +72,7 @@ pub struct AudioFrame {
 
 /// A point-in-time view of a call, for the API and supervisor replies.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct CallSnapshot {
     pub call_id: CallSid,
     pub state: String,
