@@ -4,63 +4,54 @@
 //! bot frame is lost or late. Writes benches/RESULTS-capacity.md.
 //!
 //! The engine runs in its own process so its CPU and RSS are its own:
-//! - `CAPACITY_TARGET=http://127.0.0.1:8080` (+ `CAPACITY_PID`) for an engine
-//!   already running, or
-//! - `CAPACITY_SERVE_CMD='target/release/switchboard serve'` with
-//!   `CAPACITY_TARGET` set to where it will listen: the bench starts it,
-//!   waits for `/health`, and stops it at the end.
+//! - by default the bench starts `switchboard serve` (the binary cargo built
+//!   beside this bench) on a free loopback port with the built-in mock
+//!   providers, signature checks off and a throwaway store, and stops it at
+//!   the end; the mocks' configured delays are read from the same config;
+//! - `CAPACITY_TARGET=http://127.0.0.1:8080` (+ `CAPACITY_PID`,
+//!   `CAPACITY_DELAYS_MS="stt,llm,tts"`) measures an engine already running.
 //!
-//! Other knobs: CAPACITY_SCRIPT (config/loadtest/capacity.toml),
-//! CAPACITY_RAMP (calls/s, default 100), CAPACITY_DELAYS_MS ("stt,llm,tts":
-//! the mock providers' configured delays), CAPACITY_AUTH_TOKEN and
-//! CAPACITY_PUBLIC_URL (the engine's `server.public_url`, which webhook
-//! signatures cover).
+//! Other knobs: CAPACITY_STEPS, CAPACITY_MAX_P99_MS, CAPACITY_SCRIPT
+//! (config/loadtest/capacity.toml), CAPACITY_RAMP (calls/s, default 100),
+//! CAPACITY_AUTH_TOKEN and CAPACITY_PUBLIC_URL (the engine's
+//! `server.public_url`, which webhook signatures cover).
 //!
-//! Example, engine with its built-in mock providers as a child process:
-//!
-//! ```text
-//! cargo build --release
-//! CAPACITY_TARGET=http://127.0.0.1:18080 \
-//! CAPACITY_SERVE_CMD='env SWITCHBOARD__SERVER__BIND=127.0.0.1:18080 \
-//!   SWITCHBOARD__PROVIDERS__MODE=mock SWITCHBOARD__ENGINE__MAX_CALLS=5000 \
-//!   SWITCHBOARD__TWILIO__VALIDATE_SIGNATURES=false target/release/switchboard serve' \
-//! CAPACITY_STEPS=100,250,500 cargo bench --bench capacity
-//! ```
-//!
-//! `cargo bench --bench capacity` with none of these set prints the usage
-//! and exits.
+//! Smoke run: `CAPACITY_STEPS=10,20 cargo bench --bench capacity`.
 
 use std::path::PathBuf;
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use switchboard::config::Config;
 use switchboard::loadgen::capacity::{self, Target, UrlTarget};
 use switchboard::loadgen::fixtures::Fixtures;
 use switchboard::loadgen::script::Plan;
 use switchboard::loadgen::{stderr_progress, LoadtestConfig, ProviderDelays};
+use switchboard::runner::mock_delays;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
 fn main() {
-    let Some(url) = env("CAPACITY_TARGET") else {
-        eprintln!("capacity: set CAPACITY_TARGET (and CAPACITY_PID or CAPACITY_SERVE_CMD); see benches/capacity.rs");
-        return;
+    let (mut child, target, delays) = match env("CAPACITY_TARGET") {
+        Some(url) => {
+            let pid = env("CAPACITY_PID").and_then(|p| p.parse().ok());
+            (None, UrlTarget { url, pid }, delays_from_env())
+        }
+        None => {
+            let (child, url, delays) = start_engine();
+            let pid = Some(child.id());
+            (Some(child), UrlTarget { url, pid }, delays)
+        }
     };
-    let mut child = env("CAPACITY_SERVE_CMD").map(|cmd| start_child(&cmd));
-    let pid = child
-        .as_ref()
-        .map(Child::id)
-        .or_else(|| env("CAPACITY_PID").and_then(|p| p.parse().ok()));
-    let target = UrlTarget { url, pid };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
-    let outcome = runtime.block_on(run(&target));
+    let outcome = runtime.block_on(run(&target, delays));
     if let Some(child) = child.as_mut() {
-        // We started it; stop it by its own handle.
+        // We started it; stop it through its own handle.
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -70,12 +61,43 @@ fn main() {
     }
 }
 
-fn start_child(cmd: &str) -> Child {
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec {cmd}"))
+/// Starts `switchboard serve` with mock providers on a free port.
+fn start_engine() -> (Child, String, ProviderDelays) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let store = std::env::temp_dir().join(format!("sb-capacity-{}", std::process::id()));
+    let overrides: Vec<(String, String)> = [
+        ("SWITCHBOARD__SERVER__BIND", format!("127.0.0.1:{port}")),
+        (
+            "SWITCHBOARD__SERVER__PUBLIC_URL",
+            "https://capacity.example.com".to_owned(),
+        ),
+        ("SWITCHBOARD__PROVIDERS__MODE", "mock".to_owned()),
+        ("SWITCHBOARD__ENGINE__MAX_CALLS", "100000".to_owned()),
+        (
+            "SWITCHBOARD__TWILIO__VALIDATE_SIGNATURES",
+            "false".to_owned(),
+        ),
+        ("SWITCHBOARD__STORE__PATH", store.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let config = Config::load(None, std::env::vars().chain(overrides.clone()))
+        .expect("the capacity engine config is valid");
+    let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .envs(overrides)
+        .stdout(Stdio::null())
         .spawn()
-        .expect("CAPACITY_SERVE_CMD starts")
+        .expect("switchboard serve starts");
+    (
+        child,
+        format!("http://127.0.0.1:{port}"),
+        mock_delays(&config),
+    )
 }
 
 async fn wait_healthy(url: &str) -> Result<(), String> {
@@ -94,7 +116,7 @@ async fn wait_healthy(url: &str) -> Result<(), String> {
     Err(format!("{url}/health did not answer within 30 s"))
 }
 
-fn delays() -> ProviderDelays {
+fn delays_from_env() -> ProviderDelays {
     let parts: Vec<f32> = env("CAPACITY_DELAYS_MS")
         .unwrap_or_default()
         .split(',')
@@ -108,7 +130,7 @@ fn delays() -> ProviderDelays {
     }
 }
 
-async fn run(target: &UrlTarget) -> Result<(), String> {
+async fn run(target: &UrlTarget, delays: ProviderDelays) -> Result<(), String> {
     wait_healthy(&target.base_url()).await?;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let script = env("CAPACITY_SCRIPT")
@@ -128,7 +150,7 @@ async fn run(target: &UrlTarget) -> Result<(), String> {
         seed: 7,
         auth_token: env("CAPACITY_AUTH_TOKEN"),
         public_url: env("CAPACITY_PUBLIC_URL"),
-        provider_delays: delays(),
+        provider_delays: delays,
         ..LoadtestConfig::default()
     };
     let results = capacity::run_steps(

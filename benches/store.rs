@@ -23,7 +23,9 @@ const EVENTS_PER_ITER: u64 = 50_000;
 const COMPANIES: u64 = 50;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 fn event(call: u64, n: u64) -> TraceEvent {
@@ -42,7 +44,11 @@ fn event(call: u64, n: u64) -> TraceEvent {
 
 fn bench_sink(c: &mut Criterion) {
     let dir = std::env::temp_dir().join(format!("sb-bench-sink-{}", std::process::id()));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     let store = Store::open(&StoreConfig::at(&dir)).expect("bench store");
     let mut group = c.benchmark_group("sink");
     group.throughput(Throughput::Elements(EVENTS_PER_ITER));
@@ -60,17 +66,20 @@ fn bench_sink(c: &mut Criterion) {
             max_batch,
             ..TraceSinkArgs::new(store.clone())
         };
-        let sink = rt.block_on(async { Actor::spawn(None, TraceSink, args).await.expect("sink").0 });
+        let sink =
+            rt.block_on(async { Actor::spawn(None, TraceSink, args).await.expect("sink").0 });
         let mut n = 0u64;
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 for _ in 0..iters {
                     for _ in 0..EVENTS_PER_ITER {
-                        sink.cast(TraceSinkMsg::Event(event((n / run) % calls, n))).expect("sink up");
+                        sink.cast(TraceSinkMsg::Event(event((n / run) % calls, n)))
+                            .expect("sink up");
                         n += 1;
                     }
-                    rt.block_on(trace_sink::flush(&sink, std::time::Duration::from_secs(60))).expect("flushed");
+                    rt.block_on(trace_sink::flush(&sink, std::time::Duration::from_secs(60)))
+                        .expect("flushed");
                 }
                 start.elapsed()
             })
@@ -85,7 +94,13 @@ fn bench_sink(c: &mut Criterion) {
 fn compact_trace(i: u64, total: u64) -> CallTrace {
     let span_ms = 120 * 86_400_000i64;
     let at = t0() + Duration::milliseconds((i as i64) * span_ms / total as i64);
-    let outcomes = [Outcome::AiResolved, Outcome::AiResolved, Outcome::EscalatedToHuman, Outcome::CallerHungUp, Outcome::Error];
+    let outcomes = [
+        Outcome::AiResolved,
+        Outcome::AiResolved,
+        Outcome::EscalatedToHuman,
+        Outcome::CallerHungUp,
+        Outcome::Error,
+    ];
     let mut t = CallTrace {
         call_id: CallSid::new(format!("CA{i:010}")),
         company_id: TenantId::new(format!("company-{:02}", i % COMPANIES)),
@@ -116,7 +131,10 @@ fn compact_trace(i: u64, total: u64) -> CallTrace {
 fn big_store(total: u64) -> Store {
     let dir = std::env::temp_dir().join(format!("switchboard-bench-store-{total}"));
     let marker = dir.join("BUILT");
-    let built = std::fs::read_to_string(&marker).ok().and_then(|s| s.trim().parse::<u64>().ok()) == Some(total);
+    let built = std::fs::read_to_string(&marker)
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        == Some(total);
     if !built {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -125,12 +143,17 @@ fn big_store(total: u64) -> Store {
         let start = Instant::now();
         let batch = 2_000;
         for chunk in 0..total.div_ceil(batch) {
-            let traces: Vec<CallTrace> = (chunk * batch..((chunk + 1) * batch).min(total)).map(|i| compact_trace(i, total)).collect();
+            let traces: Vec<CallTrace> = (chunk * batch..((chunk + 1) * batch).min(total))
+                .map(|i| compact_trace(i, total))
+                .collect();
             store.put_traces(&traces).expect("batch write");
         }
         store.flush().expect("flush");
         let secs = start.elapsed().as_secs_f64();
-        eprintln!("built {total} traces in {secs:.1} s ({:.0} traces/s)", total as f64 / secs);
+        eprintln!(
+            "built {total} traces in {secs:.1} s ({:.0} traces/s)",
+            total as f64 / secs
+        );
         std::fs::write(&marker, total.to_string()).expect("marker");
     }
     store
@@ -141,7 +164,13 @@ fn queries(total: u64) -> Vec<(&'static str, TraceQuery)> {
     let mid = t0() + Duration::days(60);
     vec![
         ("list_all_page1", TraceQuery::default()),
-        ("list_company_page1", TraceQuery { company: company.clone(), ..Default::default() }),
+        (
+            "list_company_page1",
+            TraceQuery {
+                company: company.clone(),
+                ..Default::default()
+            },
+        ),
         (
             "list_company_outcome_range",
             TraceQuery {
@@ -152,9 +181,29 @@ fn queries(total: u64) -> Vec<(&'static str, TraceQuery)> {
                 ..Default::default()
             },
         ),
-        ("list_status_ended", TraceQuery { status: Some(CallStatus::Ended), ..Default::default() }),
-        ("list_all_page50", TraceQuery { page: 50, ..Default::default() }),
-        ("list_company_page100_limit100", TraceQuery { company, page: 100.min(total / 100 / COMPANIES).max(1), limit: 100, ..Default::default() }),
+        (
+            "list_status_ended",
+            TraceQuery {
+                status: Some(CallStatus::Ended),
+                ..Default::default()
+            },
+        ),
+        (
+            "list_all_page50",
+            TraceQuery {
+                page: 50,
+                ..Default::default()
+            },
+        ),
+        (
+            "list_company_page100_limit100",
+            TraceQuery {
+                company,
+                page: 100.min(total / 100 / COMPANIES).max(1),
+                limit: 100,
+                ..Default::default()
+            },
+        ),
     ]
 }
 
@@ -165,7 +214,10 @@ fn percentiles(mut v: Vec<f64>) -> (f64, f64, f64) {
 }
 
 fn bench_big_store(c: &mut Criterion) {
-    let total: u64 = std::env::var("SB_BENCH_TRACES").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let total: u64 = std::env::var("SB_BENCH_TRACES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
     let store = big_store(total);
     assert_eq!(store.trace_count() as u64, total, "bench store is complete");
     let mut group = c.benchmark_group(format!("store_{}", total));
@@ -181,13 +233,19 @@ fn bench_big_store(c: &mut Criterion) {
             })
             .collect();
         let (p50, p99, max) = percentiles(lat);
-        eprintln!("{name}: total {} | p50 {p50:.3} ms  p99 {p99:.3} ms  max {max:.3} ms", page.total);
+        eprintln!(
+            "{name}: total {} | p50 {p50:.3} ms  p99 {p99:.3} ms  max {max:.3} ms",
+            page.total
+        );
     }
     let mut i = 0u64;
     group.bench_function("detail", |b| {
         b.iter(|| {
             i = (i + 7_919) % total;
-            store.get_trace(&CallSid::new(format!("CA{i:010}"))).expect("get").expect("exists")
+            store
+                .get_trace(&CallSid::new(format!("CA{i:010}")))
+                .expect("get")
+                .expect("exists")
         })
     });
     let lat: Vec<f64> = (0..2_000u64)

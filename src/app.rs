@@ -144,7 +144,12 @@ impl App {
         if let Some(t) = self.http_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-        self.engine.engine.stop(Some("shutdown".to_owned()));
+        // Wait for the tree to stop so the store is closed when this returns.
+        let _ = self
+            .engine
+            .engine
+            .stop_and_wait(Some("shutdown".to_owned()), Some(Duration::from_secs(10)))
+            .await;
         ShutdownReport { calls_cut, took: began.elapsed() }
     }
 }

@@ -132,7 +132,8 @@ pub fn run_traces_to(args: TracesArgs, out: &mut dyn Write) -> anyhow::Result<()
     if !args.store.exists() {
         bail!("no trace store at {}", args.store.display());
     }
-    let store = Store::open(&config).with_context(|| format!("opening {} (is a server using it?)", args.store.display()))?;
+    let store = Store::open(&config)
+        .with_context(|| format!("opening {} (is a server using it?)", args.store.display()))?;
     match args.command {
         TracesCommand::List(l) => list(&store, &l, out),
         TracesCommand::Show { call_id, events } => show(&store, &call_id, events, out),
@@ -150,8 +151,13 @@ fn parse_date(v: &str, upper: bool) -> anyhow::Result<DateTime<Utc>> {
     if let Ok(d) = DateTime::parse_from_rfc3339(v) {
         return Ok(d.with_timezone(&Utc));
     }
-    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d").with_context(|| format!("invalid date {v:?}: use RFC 3339 or YYYY-MM-DD"))?;
-    let time = if upper { NaiveTime::from_hms_milli_opt(23, 59, 59, 999) } else { NaiveTime::from_hms_opt(0, 0, 0) };
+    let day = NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .with_context(|| format!("invalid date {v:?}: use RFC 3339 or YYYY-MM-DD"))?;
+    let time = if upper {
+        NaiveTime::from_hms_milli_opt(23, 59, 59, 999)
+    } else {
+        NaiveTime::from_hms_opt(0, 0, 0)
+    };
     Ok(day.and_time(time.context("valid time of day")?).and_utc())
 }
 
@@ -162,7 +168,11 @@ fn query(f: &FilterArgs) -> anyhow::Result<TraceQuery> {
     };
     Ok(TraceQuery {
         company: f.company.as_deref().map(TenantId::new),
-        from: f.from.as_deref().map(|d| parse_date(d, false)).transpose()?,
+        from: f
+            .from
+            .as_deref()
+            .map(|d| parse_date(d, false))
+            .transpose()?,
         to: f.to.as_deref().map(|d| parse_date(d, true)).transpose()?,
         outcome,
         status: f.status.map(|s| match s {
@@ -186,11 +196,19 @@ fn list(store: &Store, l: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> 
         writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
-    writeln!(out, "{:<36} {:<16} {:<25} {:<20} {:>6} {:>10}", "CALL", "COMPANY", "STARTED", "OUTCOME", "TURNS", "COST USD")?;
+    writeln!(
+        out,
+        "{:<36} {:<16} {:<25} {:<20} {:>6} {:>10}",
+        "CALL", "COMPANY", "STARTED", "OUTCOME", "TURNS", "COST USD"
+    )?;
     for s in &page.items {
         writeln!(out, "{}", row(s))?;
     }
-    writeln!(out, "page {} of {} ({} traces)", page.page, page.pages, page.total)?;
+    writeln!(
+        out,
+        "page {} of {} ({} traces)",
+        page.page, page.pages, page.total
+    )?;
     Ok(())
 }
 
@@ -212,7 +230,9 @@ fn row(s: &TraceSummary) -> String {
 
 fn show(store: &Store, id: &str, events: bool, out: &mut dyn Write) -> anyhow::Result<()> {
     let call_id = CallSid::new(id);
-    let trace = store.get_trace(&call_id)?.with_context(|| format!("no trace for call {id}"))?;
+    let trace = store
+        .get_trace(&call_id)?
+        .with_context(|| format!("no trace for call {id}"))?;
     writeln!(out, "{}", serde_json::to_string_pretty(&trace)?)?;
     if events {
         for e in store.events(&call_id, usize::MAX)? {
@@ -227,7 +247,11 @@ fn stats(store: &Store, s: &StatsArgs, out: &mut dyn Write) -> anyhow::Result<()
     let v = match s.hours {
         Some(h) if h > 0 => {
             let to = Utc::now();
-            serde_json::to_value(store.window_stats(q.company.as_ref(), to - chrono::Duration::hours(h), to)?)?
+            serde_json::to_value(store.window_stats(
+                q.company.as_ref(),
+                to - chrono::Duration::hours(h),
+                to,
+            )?)?
         }
         Some(h) => bail!("--hours must be positive, got {h}"),
         None => serde_json::to_value(store.daily_stats(q.company.as_ref(), q.from, q.to)?)?,
@@ -244,7 +268,8 @@ fn export(store: &Store, e: &ExportArgs, out: &mut dyn Write) -> anyhow::Result<
     let q = query(&e.filter)?;
     let n = match &e.output {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
             let mut w = std::io::BufWriter::new(file);
             store.export(&q, format, &mut w)?
         }

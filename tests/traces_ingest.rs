@@ -40,9 +40,14 @@ fn seed_body(id: &str) -> serde_json::Value {
 #[actix_web::test]
 async fn a_seed_000_body_is_stored_with_server_side_stats_and_upserted_on_repeat() {
     let s = TestServer::start("ingest-upsert").await;
-    let (status, v) = s.post("/api/call-traces/log", Some(ADMIN), &seed_body("CA-in-1")).await;
+    let (status, v) = s
+        .post("/api/call-traces/log", Some(ADMIN), &seed_body("CA-in-1"))
+        .await;
     assert_eq!(status, 201, "{v}");
-    assert_eq!((v["success"].as_bool(), v["created"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (v["success"].as_bool(), v["created"].as_bool()),
+        (Some(true), Some(true))
+    );
     assert_eq!(v["stats"]["totalTurns"], 2);
     let (_, t) = s.get("/admin/call-traces/CA-in-1", Some(ADMIN)).await;
     assert_eq!(t["stats"]["tier1Hits"], 1);
@@ -52,8 +57,14 @@ async fn a_seed_000_body_is_stored_with_server_side_stats_and_upserted_on_repeat
     assert_eq!(t["stats"]["totalLLMCostUsd"], 0.0015);
     assert_eq!(t["totalDurationMs"], 150_500);
     assert_eq!(t["status"], "ended");
-    assert_eq!(t["turns"][0]["userInput"]["text"], "¿Dónde está \"la tienda\"?");
-    assert_eq!(t["turns"][0]["aiBrain"]["responseText"], "{\"json\": true} ✓");
+    assert_eq!(
+        t["turns"][0]["userInput"]["text"],
+        "¿Dónde está \"la tienda\"?"
+    );
+    assert_eq!(
+        t["turns"][0]["aiBrain"]["responseText"],
+        "{\"json\": true} ✓"
+    );
     // The second turn had no timestamp: it takes the call's start.
     assert_eq!(t["turns"][1]["timestamp"], "2026-03-01T10:00:00Z");
     let mut repeat = seed_body("CA-in-1");
@@ -63,8 +74,13 @@ async fn a_seed_000_body_is_stored_with_server_side_stats_and_upserted_on_repeat
     let (_, list) = s.get("/admin/call-traces", Some(ADMIN)).await;
     assert_eq!(list["pagination"]["total"], 1, "upsert, not a second trace");
     assert_eq!(list["traces"][0]["finalOutcome"], "ai_resolved");
-    let (_, esc) = s.get("/admin/call-traces?outcome=escalated_to_human", Some(ADMIN)).await;
-    assert_eq!(esc["pagination"]["total"], 0, "old outcome index entry removed");
+    let (_, esc) = s
+        .get("/admin/call-traces?outcome=escalated_to_human", Some(ADMIN))
+        .await;
+    assert_eq!(
+        esc["pagination"]["total"], 0,
+        "old outcome index entry removed"
+    );
     s.stop().await;
 }
 
@@ -78,8 +94,23 @@ async fn invalid_bodies_are_400_naming_every_bad_field() {
     });
     let (status, v) = s.post("/api/call-traces/log", Some(ADMIN), &body).await;
     assert_eq!(status, 400);
-    let fields: Vec<&str> = v["fields"].as_array().expect("fields").iter().map(|f| f["field"].as_str().unwrap_or("")).collect();
-    for f in ["callId", "companyId", "startedAt", "endedAt", "finalOutcome", "channel", "turns[0].aiBrain", "turns[1]", "llmCalls"] {
+    let fields: Vec<&str> = v["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["field"].as_str().unwrap_or(""))
+        .collect();
+    for f in [
+        "callId",
+        "companyId",
+        "startedAt",
+        "endedAt",
+        "finalOutcome",
+        "channel",
+        "turns[0].aiBrain",
+        "turns[1]",
+        "llmCalls",
+    ] {
         assert!(fields.contains(&f), "{f} not named in {v}");
     }
     assert!(v["error"].as_str().unwrap_or("").contains("callId"));
@@ -98,7 +129,11 @@ async fn invalid_bodies_are_400_naming_every_bad_field() {
         assert!(v["fields"].is_array());
     }
     let (status, _) = s
-        .post("/api/call-traces/log", Some(ADMIN), &json!({"callId": "CA\u{0}x", "companyId": "acme"}))
+        .post(
+            "/api/call-traces/log",
+            Some(ADMIN),
+            &json!({"callId": "CA\u{0}x", "companyId": "acme"}),
+        )
         .await;
     assert_eq!(status, 400, "NUL in an id");
     s.stop().await;
@@ -108,13 +143,24 @@ async fn invalid_bodies_are_400_naming_every_bad_field() {
 async fn ingest_through_the_sink_is_written_when_answered() {
     let dir = traces_support::TempDir::new("ingest-sink");
     let store = Store::open(&StoreConfig::at(&dir.0)).expect("store");
-    let (sink, _) = Actor::spawn(None, TraceSink, TraceSinkArgs::new(store.clone())).await.expect("sink spawns");
+    let (sink, _) = Actor::spawn(None, TraceSink, TraceSinkArgs::new(store.clone()))
+        .await
+        .expect("sink spawns");
     let slot = Slot::new(sink.clone());
-    let s = TestServer::serve(dir, store, traces_support::keys(), move |api| api.with_sink(slot)).await;
-    let (status, v) = s.post("/api/call-traces/log", Some(ADMIN), &seed_body("CA-sink")).await;
+    let s = TestServer::serve(dir, store, traces_support::keys(), move |api| {
+        api.with_sink(slot)
+    })
+    .await;
+    let (status, v) = s
+        .post("/api/call-traces/log", Some(ADMIN), &seed_body("CA-sink"))
+        .await;
     assert_eq!(status, 201, "{v}");
     // Answered only after the sink applied (and flushed) the batch.
-    let stored = s.store.get_trace(&CallSid::new("CA-sink")).expect("read").expect("written by the sink");
+    let stored = s
+        .store
+        .get_trace(&CallSid::new("CA-sink"))
+        .expect("read")
+        .expect("written by the sink");
     assert_eq!(stored.stats.total_turns, 2);
     sink.stop(None);
     s.stop().await;

@@ -25,7 +25,12 @@ fn every_confirmed_trace_survives_kill_9() {
     let dir = traces_support::TempDir::new("kill9");
     let exe = std::env::current_exe().expect("test binary path");
     let mut child = Command::new(exe)
-        .args(["--exact", "every_confirmed_trace_survives_kill_9", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "every_confirmed_trace_survives_kill_9",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, &dir.0)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -46,7 +51,11 @@ fn every_confirmed_trace_survives_kill_9() {
     for line in lines.map_while(Result::ok) {
         confirmed.extend(line.strip_prefix("CONFIRMED ").map(str::to_owned));
     }
-    assert!(confirmed.len() >= KILL_AFTER, "child confirmed only {} calls", confirmed.len());
+    assert!(
+        confirmed.len() >= KILL_AFTER,
+        "child confirmed only {} calls",
+        confirmed.len()
+    );
     let store = Store::open(&StoreConfig::at(&dir.0)).expect("store reopens after kill -9");
     let found = confirmed
         .iter()
@@ -63,32 +72,53 @@ fn every_confirmed_trace_survives_kill_9() {
         ..Default::default()
     };
     assert!(store.list(&ended).expect("list").total >= confirmed.len() as u64);
-    eprintln!("kill -9: {} confirmed, {} found after reopening", confirmed.len(), found);
+    eprintln!(
+        "kill -9: {} confirmed, {} found after reopening",
+        confirmed.len(),
+        found
+    );
 }
 
 /// Child mode: write calls forever (until killed), confirming each finish.
 fn child(dir: std::path::PathBuf) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     rt.block_on(async move {
         let store = Store::open(&StoreConfig::at(&dir)).expect("child store");
-        let (sink, _) = Actor::spawn(None, TraceSink, TraceSinkArgs::new(store)).await.expect("sink");
+        let (sink, _) = Actor::spawn(None, TraceSink, TraceSinkArgs::new(store))
+            .await
+            .expect("sink");
         for i in 0.. {
             let id = format!("CA{i:06}");
-            let mut t = traces_support::trace(&id, "acme", chrono::Utc::now(), Outcome::AiResolved, "kill me");
+            let mut t = traces_support::trace(
+                &id,
+                "acme",
+                chrono::Utc::now(),
+                Outcome::AiResolved,
+                "kill me",
+            );
             t.status = CallStatus::Live;
-            sink.cast(TraceSinkMsg::Start(Box::new(t.clone()))).expect("sink up");
+            sink.cast(TraceSinkMsg::Start(Box::new(t.clone())))
+                .expect("sink up");
             for n in 0..50 {
                 let e = TraceEvent {
                     call_id: CallSid::new(&id),
                     company_id: TenantId::new("acme"),
                     at: t.started_at,
                     media_ms: n * 20,
-                    kind: TraceKind::Note { message: format!("event {n}") },
+                    kind: TraceKind::Note {
+                        message: format!("event {n}"),
+                    },
                 };
                 sink.cast(TraceSinkMsg::Event(e)).expect("sink up");
             }
             t.status = CallStatus::Ended;
-            trace_sink::finish_trace(&sink, t, Duration::from_secs(30)).await.expect("confirmed");
+            trace_sink::finish_trace(&sink, t, Duration::from_secs(30))
+                .await
+                .expect("confirmed");
             println!("CONFIRMED {id}");
         }
     });

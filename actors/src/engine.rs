@@ -137,6 +137,31 @@ impl Actor for Engine {
         Ok(())
     }
 
+    /// Children stop before the engine is gone: calls first, then the
+    /// router and pool, and the trace sink last, drained so every event it
+    /// was sent is written.
+    async fn post_stop(&self, _: ActorRef<EngineMsg>, state: &mut EngineState) -> Result<(), ActorProcessingErr> {
+        let wait = Some(std::time::Duration::from_secs(5));
+        state.children.clear(); // exits from here on are not failures
+        if let Some(calls) = state.slots.supervisor.get() {
+            let _ = calls.stop_and_wait(Some("engine stopping".to_owned()), wait).await;
+        }
+        if let Some(router) = state.slots.router.get() {
+            let _ = router.stop_and_wait(None, wait).await;
+        }
+        if let Some(pool) = state.slots.llm_pool.get() {
+            let _ = pool.stop_and_wait(None, wait).await;
+        }
+        if let Some(sink) = state.slots.trace_sink.get() {
+            let _ = sink.drain_and_wait(wait).await;
+        }
+        state.slots.supervisor.set(None);
+        state.slots.router.set(None);
+        state.slots.llm_pool.set(None);
+        state.slots.trace_sink.set(None);
+        Ok(())
+    }
+
     async fn handle_supervisor_evt(&self, myself: ActorRef<EngineMsg>, evt: SupervisionEvent, state: &mut EngineState) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),

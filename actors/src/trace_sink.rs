@@ -190,18 +190,28 @@ async fn commit(state: &mut TraceSinkState) -> Result<(), ActorProcessingErr> {
 
 fn apply(store: &Store, batch: &Pending) -> Result<(), String> {
     if !batch.events.is_empty() {
-        store.append_events(&batch.events).map_err(|e| e.to_string())?;
+        store
+            .append_events(&batch.events)
+            .map_err(|e| e.to_string())?;
     }
     if !batch.traces.is_empty() {
         let writes: Vec<TraceWrite<'_>> = batch
             .traces
             .iter()
-            .map(|(t, start)| if *start { TraceWrite::start(t) } else { TraceWrite::replace(t) })
+            .map(|(t, start)| {
+                if *start {
+                    TraceWrite::start(t)
+                } else {
+                    TraceWrite::replace(t)
+                }
+            })
             .collect();
         store.write_traces(&writes).map_err(|e| e.to_string())?;
     }
     if !batch.system.is_empty() {
-        store.append_system_events(&batch.system).map_err(|e| e.to_string())?;
+        store
+            .append_system_events(&batch.system)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -212,7 +222,13 @@ pub async fn finish_trace(
     trace: CallTrace,
     timeout: Duration,
 ) -> Result<(), String> {
-    match sink.call(|port| TraceSinkMsg::Finish(Box::new(trace), port), Some(timeout)).await {
+    match sink
+        .call(
+            |port| TraceSinkMsg::Finish(Box::new(trace), port),
+            Some(timeout),
+        )
+        .await
+    {
         Ok(ractor::rpc::CallResult::Success(r)) => r,
         Ok(ractor::rpc::CallResult::Timeout) => Err("trace sink did not confirm in time".into()),
         Ok(ractor::rpc::CallResult::SenderError) => Err("trace sink dropped the write".into()),
@@ -244,17 +260,27 @@ mod tests {
     }
 
     fn store(tag: &str) -> (Store, TempDir) {
-        let dir = std::env::temp_dir().join(format!("sb-sink-{tag}-{}-{}", std::process::id(), fastrand::u64(..)));
-        (Store::open(&StoreConfig::at(&dir)).expect("temp store opens"), TempDir(dir))
+        let dir = std::env::temp_dir().join(format!(
+            "sb-sink-{tag}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        (
+            Store::open(&StoreConfig::at(&dir)).expect("temp store opens"),
+            TempDir(dir),
+        )
     }
 
     fn event(call: &str, n: u64) -> TraceEvent {
         TraceEvent {
             call_id: CallSid::new(call),
             company_id: TenantId::new("acme"),
-            at: chrono::DateTime::from_timestamp_millis(1_772_000_000_000 + n as i64).expect("valid time"),
+            at: chrono::DateTime::from_timestamp_millis(1_772_000_000_000 + n as i64)
+                .expect("valid time"),
             media_ms: n * 20,
-            kind: TraceKind::Note { message: format!("n{n}") },
+            kind: TraceKind::Note {
+                message: format!("n{n}"),
+            },
         }
     }
 
@@ -273,22 +299,44 @@ mod tests {
             max_batch,
             max_delay_ms,
         };
-        Actor::spawn(None, TraceSink, args).await.expect("sink spawns").0
+        Actor::spawn(None, TraceSink, args)
+            .await
+            .expect("sink spawns")
+            .0
     }
 
     #[tokio::test]
     async fn confirmed_finish_comes_after_every_earlier_event_is_written() {
         let (store, _dir) = store("confirm");
         let sink = spawn(&store, 1024, 50).await;
-        sink.cast(TraceSinkMsg::Start(Box::new(trace("CA1", CallStatus::Live)))).expect("cast");
+        sink.cast(TraceSinkMsg::Start(Box::new(trace(
+            "CA1",
+            CallStatus::Live,
+        ))))
+        .expect("cast");
         for n in 0..3000 {
-            sink.cast(TraceSinkMsg::Event(event("CA1", n))).expect("cast");
+            sink.cast(TraceSinkMsg::Event(event("CA1", n)))
+                .expect("cast");
         }
-        finish_trace(&sink, trace("CA1", CallStatus::Ended), Duration::from_secs(10)).await.expect("confirmed");
-        let events = store.events(&CallSid::new("CA1"), usize::MAX).expect("events");
+        finish_trace(
+            &sink,
+            trace("CA1", CallStatus::Ended),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("confirmed");
+        let events = store
+            .events(&CallSid::new("CA1"), usize::MAX)
+            .expect("events");
         assert_eq!(events.len(), 3000);
-        assert!(events.windows(2).all(|w| w[0].media_ms < w[1].media_ms), "order kept");
-        let t = store.get_trace(&CallSid::new("CA1")).expect("read").expect("trace stored");
+        assert!(
+            events.windows(2).all(|w| w[0].media_ms < w[1].media_ms),
+            "order kept"
+        );
+        let t = store
+            .get_trace(&CallSid::new("CA1"))
+            .expect("read")
+            .expect("trace stored");
         assert_eq!(t.status, CallStatus::Ended);
         sink.stop(None);
     }
@@ -297,11 +345,24 @@ mod tests {
     async fn a_lone_event_is_written_when_the_batch_timer_fires() {
         let (store, _dir) = store("timer");
         let sink = spawn(&store, 1024, 50).await;
-        sink.cast(TraceSinkMsg::Event(event("CA2", 1))).expect("cast");
+        sink.cast(TraceSinkMsg::Event(event("CA2", 1)))
+            .expect("cast");
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert!(store.events(&CallSid::new("CA2"), 10).expect("events").is_empty(), "still batching");
+        assert!(
+            store
+                .events(&CallSid::new("CA2"), 10)
+                .expect("events")
+                .is_empty(),
+            "still batching"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(store.events(&CallSid::new("CA2"), 10).expect("events").len(), 1);
+        assert_eq!(
+            store
+                .events(&CallSid::new("CA2"), 10)
+                .expect("events")
+                .len(),
+            1
+        );
         sink.stop(None);
     }
 
@@ -310,7 +371,8 @@ mod tests {
         let (store, _dir) = store("drain");
         let sink = spawn(&store, 100_000, 60_000).await;
         for n in 0..500 {
-            sink.cast(TraceSinkMsg::Event(event("CA3", n))).expect("cast");
+            sink.cast(TraceSinkMsg::Event(event("CA3", n)))
+                .expect("cast");
         }
         sink.cast(TraceSinkMsg::System(crate::store::SystemEvent::new(
             chrono::Utc::now(),
@@ -320,8 +382,16 @@ mod tests {
             "bye",
         )))
         .expect("cast");
-        sink.drain_and_wait(Some(Duration::from_secs(10))).await.expect("drained");
-        assert_eq!(store.events(&CallSid::new("CA3"), usize::MAX).expect("events").len(), 500);
+        sink.drain_and_wait(Some(Duration::from_secs(10)))
+            .await
+            .expect("drained");
+        assert_eq!(
+            store
+                .events(&CallSid::new("CA3"), usize::MAX)
+                .expect("events")
+                .len(),
+            500
+        );
         let sys = store
             .system_events(&crate::store::SystemEventQuery {
                 limit: 10,
@@ -335,10 +405,25 @@ mod tests {
     async fn a_start_arriving_after_the_finish_does_not_reopen_the_call() {
         let (store, _dir) = store("late-start");
         let sink = spawn(&store, 1024, 50).await;
-        finish_trace(&sink, trace("CA4", CallStatus::Ended), Duration::from_secs(10)).await.expect("confirmed");
-        sink.cast(TraceSinkMsg::Start(Box::new(trace("CA4", CallStatus::Live)))).expect("cast");
-        flush(&sink, Duration::from_secs(10)).await.expect("flushed");
-        let t = store.get_trace(&CallSid::new("CA4")).expect("read").expect("stored");
+        finish_trace(
+            &sink,
+            trace("CA4", CallStatus::Ended),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("confirmed");
+        sink.cast(TraceSinkMsg::Start(Box::new(trace(
+            "CA4",
+            CallStatus::Live,
+        ))))
+        .expect("cast");
+        flush(&sink, Duration::from_secs(10))
+            .await
+            .expect("flushed");
+        let t = store
+            .get_trace(&CallSid::new("CA4"))
+            .expect("read")
+            .expect("stored");
         assert_eq!(t.status, CallStatus::Ended);
         sink.stop(None);
     }

@@ -18,8 +18,25 @@ use switchboard_actors::router::{RouteDecision, Router, RouterArgs, RouterConfig
 use switchboard_actors::slot::Slot;
 use tokio::sync::mpsc;
 
+/// A scenarios directory removed when the test ends.
+struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        // Best effort: a leftover temp dir harms nothing.
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A fresh scenarios dir holding a copy of the shipped acme-plumbing file.
-fn scenarios_dir(test: &str) -> PathBuf {
+fn scenarios_dir(test: &str) -> TempDir {
     static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
         "switchboard-router-{test}-{}-{}",
@@ -30,7 +47,7 @@ fn scenarios_dir(test: &str) -> PathBuf {
     let shipped =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/scenarios/acme-plumbing.toml");
     std::fs::copy(shipped, dir.join("acme-plumbing.toml")).expect("shipped file exists");
-    dir
+    TempDir(dir)
 }
 
 fn config(dir: &Path) -> RouterConfig {
@@ -87,7 +104,8 @@ const ODD: &str = "my missus says the thingy under the stairs is making a racket
 #[tokio::test(start_paused = true)]
 async fn tier1_and_tier2_are_answered_without_the_llm() {
     let chat = FakeChat::new("llm", llm_answer("{}"));
-    let router = spawn_router(config(&scenarios_dir("t12")), Some(chat.clone())).await;
+    let dir = scenarios_dir("t12");
+    let router = spawn_router(config(&dir), Some(chat.clone())).await;
     let d = route(&router, 1, "What are your opening hours?").await;
     assert_eq!((d.request_id, d.tier), (1, Some(1)));
     assert_eq!(d.scenario.as_ref().map(|s| s.id.as_str()), Some("hours"));
@@ -104,7 +122,8 @@ async fn tier3_rescue_picks_a_scenario_and_becomes_a_learning_candidate() {
 {"scenarioId": "no-heating", "confidence": 0.85, "rationale": "noisy boiler under the stairs"}
 ```"#;
     let chat = FakeChat::new("llm", llm_answer(answer));
-    let router = spawn_router(config(&scenarios_dir("t3")), Some(chat.clone())).await;
+    let dir = scenarios_dir("t3");
+    let router = spawn_router(config(&dir), Some(chat.clone())).await;
     let d = route(&router, 9, ODD).await;
     assert_eq!(d.tier, Some(3), "{d:?}");
     assert_eq!(
@@ -164,7 +183,8 @@ async fn garbage_or_invalid_tier3_answers_are_misses_not_crashes() {
     for a in answers {
         chat.then(llm_answer(a));
     }
-    let router = spawn_router(config(&scenarios_dir("garbage")), Some(chat)).await;
+    let dir = scenarios_dir("garbage");
+    let router = spawn_router(config(&dir), Some(chat)).await;
     for (i, a) in answers.iter().enumerate() {
         let d = route(&router, i as u64, ODD).await;
         assert_eq!(
@@ -183,9 +203,10 @@ async fn garbage_or_invalid_tier3_answers_are_misses_not_crashes() {
 #[tokio::test(start_paused = true)]
 async fn tier3_timeout_is_a_miss_and_cancels_the_llm_stream() {
     let chat = FakeChat::new("llm", Script::Stream(vec![Step::Token("{"), Step::Forever]));
+    let dir = scenarios_dir("timeout");
     let cfg = RouterConfig {
         tier3_timeout_ms: 1_000,
-        ..config(&scenarios_dir("timeout"))
+        ..config(&dir)
     };
     let router = spawn_router(cfg, Some(chat.clone())).await;
     let d = route(&router, 1, ODD).await;
@@ -201,7 +222,8 @@ async fn a_slow_tier3_question_does_not_hold_up_other_calls() {
         "llm",
         Script::Stream(vec![Step::Delay(2_000), Step::Text("{}".into())]),
     );
-    let router = spawn_router(config(&scenarios_dir("nonblocking")), Some(chat)).await;
+    let dir = scenarios_dir("nonblocking");
+    let router = spawn_router(config(&dir), Some(chat)).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let reply = Arc::new(move |d: RouteDecision| {
         let _ = tx.send(d);
@@ -349,7 +371,6 @@ async fn file_watcher_reloads_on_change_and_keeps_the_old_set_on_a_bad_file() {
         None,
         "new set live"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[tokio::test(start_paused = true)]

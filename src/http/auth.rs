@@ -16,14 +16,18 @@
 //! for a key whose role or tenant does not fit. Handlers take a [`Caller`]
 //! as an extractor and call [`Caller::require`] / [`Caller::scope`].
 
-use actix_web::{dev::Payload, http::StatusCode, web, FromRequest, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{
+    dev::Payload, http::StatusCode, web, FromRequest, HttpRequest, HttpResponse, ResponseError,
+};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use switchboard_actors::ids::TenantId;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -132,7 +136,8 @@ impl ApiKeys {
         for k in &config.keys {
             let hash = match (&k.secret_env, &k.secret_sha256) {
                 (Some(var), None) => {
-                    let secret = std::env::var(var).map_err(|_| AuthConfigError::MissingEnv(k.name.clone(), var.clone()))?;
+                    let secret = std::env::var(var)
+                        .map_err(|_| AuthConfigError::MissingEnv(k.name.clone(), var.clone()))?;
                     check_secret(&k.name, &secret)?;
                     sha256(&secret)
                 }
@@ -148,7 +153,12 @@ impl ApiKeys {
     /// empty company field means no tenant scope).
     pub fn parse_spec(spec: &str) -> Result<ApiKeys, AuthConfigError> {
         let mut keys = ApiKeys::default();
-        for (i, entry) in spec.split(',').map(str::trim).enumerate().filter(|(_, e)| !e.is_empty()) {
+        for (i, entry) in spec
+            .split(',')
+            .map(str::trim)
+            .enumerate()
+            .filter(|(_, e)| !e.is_empty())
+        {
             let parts: Vec<&str> = entry.splitn(4, ':').collect();
             let (name, role, company, secret) = match parts.as_slice() {
                 [n, r, s] => (*n, *r, None, *s),
@@ -158,7 +168,8 @@ impl ApiKeys {
             if name.is_empty() {
                 return Err(AuthConfigError::Malformed(i + 1));
             }
-            let role = Role::parse(role).ok_or_else(|| AuthConfigError::Role(name.to_owned(), role.to_owned()))?;
+            let role = Role::parse(role)
+                .ok_or_else(|| AuthConfigError::Role(name.to_owned(), role.to_owned()))?;
             check_secret(name, secret)?;
             keys = keys.push(name.to_owned(), role, company, sha256(secret))?;
         }
@@ -166,12 +177,24 @@ impl ApiKeys {
     }
 
     /// Add a key given in clear (tests and tools).
-    pub fn with_key(self, name: &str, role: Role, company: Option<&str>, secret: &str) -> Result<ApiKeys, AuthConfigError> {
+    pub fn with_key(
+        self,
+        name: &str,
+        role: Role,
+        company: Option<&str>,
+        secret: &str,
+    ) -> Result<ApiKeys, AuthConfigError> {
         check_secret(name, secret)?;
         self.push(name.to_owned(), role, company, sha256(secret))
     }
 
-    fn push(self, name: String, role: Role, company: Option<&str>, hash: [u8; 32]) -> Result<ApiKeys, AuthConfigError> {
+    fn push(
+        self,
+        name: String,
+        role: Role,
+        company: Option<&str>,
+        hash: [u8; 32],
+    ) -> Result<ApiKeys, AuthConfigError> {
         if self.keys.iter().any(|k| k.name == name) {
             return Err(AuthConfigError::Duplicate(name));
         }
@@ -192,7 +215,9 @@ impl ApiKeys {
             company: company.map(TenantId::new),
             hash,
         });
-        Ok(ApiKeys { keys: Arc::new(keys) })
+        Ok(ApiKeys {
+            keys: Arc::new(keys),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -230,8 +255,11 @@ fn check_secret(name: &str, secret: &str) -> Result<(), AuthConfigError> {
 }
 
 fn parse_hash(name: &str, hex_hash: &str) -> Result<[u8; 32], AuthConfigError> {
-    let bytes = hex::decode(hex_hash.trim()).map_err(|_| AuthConfigError::BadHash(name.to_owned()))?;
-    bytes.try_into().map_err(|_| AuthConfigError::BadHash(name.to_owned()))
+    let bytes =
+        hex::decode(hex_hash.trim()).map_err(|_| AuthConfigError::BadHash(name.to_owned()))?;
+    bytes
+        .try_into()
+        .map_err(|_| AuthConfigError::BadHash(name.to_owned()))
 }
 
 /// Who is calling: the key's name (recorded as `who` in supervisor
@@ -321,11 +349,14 @@ fn keys_of(req: &HttpRequest) -> Option<ApiKeys> {
     if let Some(k) = req.app_data::<web::Data<ApiKeys>>() {
         return Some(k.get_ref().clone());
     }
-    req.app_data::<web::Data<super::traces::TraceApi>>().map(|api| api.keys.clone())
+    req.app_data::<web::Data<super::traces::TraceApi>>()
+        .map(|api| api.keys.clone())
 }
 
 fn authenticate(req: &HttpRequest) -> Result<Caller, AuthError> {
-    let keys = keys_of(req).filter(|k| !k.is_empty()).ok_or(AuthError::NotConfigured)?;
+    let keys = keys_of(req)
+        .filter(|k| !k.is_empty())
+        .ok_or(AuthError::NotConfigured)?;
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -369,17 +400,34 @@ mod tests {
 
     #[test]
     fn spec_parses_roles_companies_and_rejects_bad_entries() {
-        let keys = ApiKeys::parse_spec("ops:admin:s3cret-admin, acme-view:viewer:acme:s3cret:with:colons,").expect("valid spec");
+        let keys = ApiKeys::parse_spec(
+            "ops:admin:s3cret-admin, acme-view:viewer:acme:s3cret:with:colons,",
+        )
+        .expect("valid spec");
         assert_eq!(keys.len(), 2);
         let admin = keys.verify("s3cret-admin").expect("admin key verifies");
         assert_eq!((admin.role, admin.company), (Role::Admin, None));
-        let viewer = keys.verify("s3cret:with:colons").expect("colons stay in the secret");
+        let viewer = keys
+            .verify("s3cret:with:colons")
+            .expect("colons stay in the secret");
         assert_eq!(viewer.company, Some(TenantId::new("acme")));
         assert!(keys.verify("s3cret-admiN").is_none());
-        assert_eq!(ApiKeys::parse_spec("x:boss:longenough").unwrap_err(), AuthConfigError::Role("x".into(), "boss".into()));
-        assert_eq!(ApiKeys::parse_spec("x:admin:short").unwrap_err(), AuthConfigError::WeakSecret("x".into()));
-        assert_eq!(ApiKeys::parse_spec("justaname").unwrap_err(), AuthConfigError::Malformed(1));
-        assert!(matches!(ApiKeys::parse_spec("a:admin:longenough1,a:viewer:longenough2"), Err(AuthConfigError::Duplicate(_))));
+        assert_eq!(
+            ApiKeys::parse_spec("x:boss:longenough").unwrap_err(),
+            AuthConfigError::Role("x".into(), "boss".into())
+        );
+        assert_eq!(
+            ApiKeys::parse_spec("x:admin:short").unwrap_err(),
+            AuthConfigError::WeakSecret("x".into())
+        );
+        assert_eq!(
+            ApiKeys::parse_spec("justaname").unwrap_err(),
+            AuthConfigError::Malformed(1)
+        );
+        assert!(matches!(
+            ApiKeys::parse_spec("a:admin:longenough1,a:viewer:longenough2"),
+            Err(AuthConfigError::Duplicate(_))
+        ));
     }
 
     #[test]
@@ -390,9 +438,18 @@ mod tests {
             company: Some(TenantId::new("acme")),
         };
         assert!(c.require(Role::Viewer).is_ok());
-        assert_eq!(c.require(Role::Admin).unwrap_err().status(), StatusCode::FORBIDDEN);
-        assert_eq!(c.scope(None).expect("own scope"), Some(TenantId::new("acme")));
-        assert_eq!(c.scope(Some(TenantId::new("globex"))).unwrap_err().status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            c.require(Role::Admin).unwrap_err().status(),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            c.scope(None).expect("own scope"),
+            Some(TenantId::new("acme"))
+        );
+        assert_eq!(
+            c.scope(Some(TenantId::new("globex"))).unwrap_err().status(),
+            StatusCode::FORBIDDEN
+        );
         assert_eq!(bearer_token("bearer  abc "), Some("abc"));
         assert_eq!(bearer_token("Basic abc"), None);
     }
@@ -411,6 +468,9 @@ mod tests {
             }],
         };
         let keys = ApiKeys::from_config(&cfg).expect("config keys");
-        assert_eq!(keys.verify("from-a-hash-123").map(|c| c.key_name), Some("hashed".into()));
+        assert_eq!(
+            keys.verify("from-a-hash-123").map(|c| c.key_name),
+            Some("hashed".into())
+        );
     }
 }

@@ -18,7 +18,10 @@
 
 use super::auth::{Caller, Role};
 use super::interactions::{interactions_of, Interaction};
-use super::traces::{bad_request, blocking, date_range, not_found, pagination_json, param, params, parse_outcome, TraceApi};
+use super::traces::{
+    bad_request, blocking, date_range, not_found, pagination_json, param, params, parse_outcome,
+    TraceApi,
+};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{Duration, Utc};
 use std::collections::HashMap;
@@ -30,7 +33,10 @@ use switchboard_actors::trace::{CallStatus, Outcome};
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/calls", web::get().to(list))
         .route("/api/v1/calls/{id}", web::get().to(detail))
-        .route("/api/v1/calls/{id}/interactions", web::get().to(interactions))
+        .route(
+            "/api/v1/calls/{id}/interactions",
+            web::get().to(interactions),
+        )
         .route("/api/v1/stats", web::get().to(stats))
         .route("/api/v1/system-events", web::get().to(system_events));
 }
@@ -66,7 +72,11 @@ fn calls_query(caller: &Caller, p: &HashMap<String, String>) -> Result<TraceQuer
     let company = caller.scope(p.get("companyId").map(|c| TenantId::new(c.as_str())))?;
     let (from, to) = date_range(p, &["from_date", "dateFrom"], &["to_date", "dateTo"])?;
     let (page, limit) = super::traces::paging(p, &["page_size", "limit"], 50, 100)?;
-    let (status, mut outcome) = p.get("status").map(|s| status_filter(s)).transpose()?.unwrap_or((None, None));
+    let (status, mut outcome) = p
+        .get("status")
+        .map(|s| status_filter(s))
+        .transpose()?
+        .unwrap_or((None, None));
     if let Some(o) = p.get("outcome") {
         let o = parse_outcome(o)?;
         if outcome.is_some_and(|x| x != o) {
@@ -75,17 +85,25 @@ fn calls_query(caller: &Caller, p: &HashMap<String, String>) -> Result<TraceQuer
         outcome = Some(o);
     }
     if status == Some(CallStatus::Live) && outcome.is_some() {
-        return Err(bad_request("a live call has no outcome yet: drop status=live or outcome"));
+        return Err(bad_request(
+            "a live call has no outcome yet: drop status=live or outcome",
+        ));
     }
     if let Some(sort) = p.get("sort") {
         if !matches!(sort.as_str(), "started_at" | "startedAt") {
-            return Err(bad_request(format!("sort: {sort:?} is not supported; calls sort by started_at")));
+            return Err(bad_request(format!(
+                "sort: {sort:?} is not supported; calls sort by started_at"
+            )));
         }
     }
     let order = match p.get("order").map(String::as_str) {
         None | Some("desc") => Order::NewestFirst,
         Some("asc") => Order::OldestFirst,
-        Some(o) => return Err(bad_request(format!("order: expected asc or desc, got {o:?}"))),
+        Some(o) => {
+            return Err(bad_request(format!(
+                "order: expected asc or desc, got {o:?}"
+            )))
+        }
     };
     Ok(TraceQuery {
         company,
@@ -113,18 +131,28 @@ async fn list_inner(caller: Caller, req: &HttpRequest, api: &TraceApi) -> Answer
     let mut calls: Vec<serde_json::Value> = page
         .items
         .iter()
-        .map(|s| with_live(serde_json::to_value(s).unwrap_or_default(), live.get(s.call_id.as_str())))
+        .map(|s| {
+            with_live(
+                serde_json::to_value(s).unwrap_or_default(),
+                live.get(s.call_id.as_str()),
+            )
+        })
         .collect();
     if q.status == Some(CallStatus::Live) && page.page == 1 {
         // Calls the registry holds but whose start the store has not seen
         // yet (the sink batches): shown on the first page of live calls.
-        let listed: std::collections::HashSet<&str> = page.items.iter().map(|s| s.call_id.as_str()).collect();
-        for c in live.values().filter(|c| !listed.contains(c.call_id.as_str()) && registry_matches(&q, c)) {
+        let listed: std::collections::HashSet<&str> =
+            page.items.iter().map(|s| s.call_id.as_str()).collect();
+        for c in live
+            .values()
+            .filter(|c| !listed.contains(c.call_id.as_str()) && registry_matches(&q, c))
+        {
             calls.push(live_only(c));
             page.total += 1;
         }
     }
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "calls": calls, "pagination": pagination_json(&page) })))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "calls": calls, "pagination": pagination_json(&page) })))
 }
 
 fn registry_matches(q: &TraceQuery, c: &LiveCall) -> bool {
@@ -133,12 +161,19 @@ fn registry_matches(q: &TraceQuery, c: &LiveCall) -> bool {
         && q.to.is_none_or(|t| c.started_at <= t)
         && q.direction.is_none()
         && q.text.is_none()
-        && q.phone.as_ref().is_none_or(|p| c.caller.as_deref().is_some_and(|n| n.contains(p.as_str())))
+        && q.phone
+            .as_ref()
+            .is_none_or(|p| c.caller.as_deref().is_some_and(|n| n.contains(p.as_str())))
 }
 
 async fn live_calls(api: &TraceApi) -> HashMap<String, LiveCall> {
     match &api.live {
-        Some(l) => l.live().await.into_iter().map(|c| (c.call_id.to_string(), c)).collect(),
+        Some(l) => l
+            .live()
+            .await
+            .into_iter()
+            .map(|c| (c.call_id.to_string(), c))
+            .collect(),
         None => HashMap::new(),
     }
 }
@@ -184,7 +219,12 @@ async fn detail_inner(caller: Caller, id: &str, api: &TraceApi) -> Answer {
     }
 }
 
-async fn interactions(caller: Caller, id: web::Path<String>, req: HttpRequest, api: web::Data<TraceApi>) -> HttpResponse {
+async fn interactions(
+    caller: Caller,
+    id: web::Path<String>,
+    req: HttpRequest,
+    api: web::Data<TraceApi>,
+) -> HttpResponse {
     done(interactions_inner(caller, &id, &req, &api).await)
 }
 
@@ -196,19 +236,31 @@ async fn interactions_inner(caller: Caller, id: &str, req: &HttpRequest, api: &T
     let store = api.store.clone();
     let call_id = CallSid::new(id);
     let found = blocking(move || {
-        let Some(t) = store.get_trace(&call_id)? else { return Ok(None) };
-        let events = if t.status == CallStatus::Live { store.events(&call_id, 100_000)? } else { Vec::new() };
+        let Some(t) = store.get_trace(&call_id)? else {
+            return Ok(None);
+        };
+        let events = if t.status == CallStatus::Live {
+            store.events(&call_id, 100_000)?
+        } else {
+            Vec::new()
+        };
         Ok(Some((t, events)))
     })
     .await?;
-    let Some((trace, events)) = found else { return Err(not_found("call", id)) };
+    let Some((trace, events)) = found else {
+        return Err(not_found("call", id));
+    };
     caller.require_tenant(&trace.company_id)?;
     let all: Vec<Interaction> = interactions_of(&trace, &events)
         .into_iter()
         .filter(|i| speaker.as_deref().is_none_or(|s| i.speaker == s))
         .collect();
     let total = all.len() as u64;
-    let items: Vec<&Interaction> = all.iter().skip(((page - 1) * limit) as usize).take(limit as usize).collect();
+    let items: Vec<&Interaction> = all
+        .iter()
+        .skip(((page - 1) * limit) as usize)
+        .take(limit as usize)
+        .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "callId": trace.call_id,
         "status": trace.status,
@@ -228,7 +280,11 @@ async fn stats(caller: Caller, req: HttpRequest, api: web::Data<TraceApi>) -> Ht
                 .parse::<i64>()
                 .ok()
                 .filter(|h| (1..=24 * 366).contains(h))
-                .ok_or_else(|| bad_request(format!("hours: expected an integer from 1 to 8784, got {h:?}")))?,
+                .ok_or_else(|| {
+                    bad_request(format!(
+                        "hours: expected an integer from 1 to 8784, got {h:?}"
+                    ))
+                })?,
         };
         let to = Utc::now();
         let from = to - Duration::hours(hours);
@@ -258,7 +314,11 @@ async fn system_events(caller: Caller, req: HttpRequest, api: web::Data<TraceApi
             Some("info") => Some(Severity::Info),
             Some("warn") => Some(Severity::Warn),
             Some("error") => Some(Severity::Error),
-            Some(s) => return Err(bad_request(format!("severity: expected info, warn or error, got {s:?}"))),
+            Some(s) => {
+                return Err(bad_request(format!(
+                    "severity: expected info, warn or error, got {s:?}"
+                )))
+            }
         };
         let q = SystemEventQuery {
             from,

@@ -4,7 +4,9 @@
 //! trace, or for a live call from its event timeline so far.
 
 use serde::Serialize;
-use switchboard_actors::trace::{CallTrace, Interruption, SupervisorActionRecord, TraceEvent, TraceKind, Turn};
+use switchboard_actors::trace::{
+    CallTrace, Interruption, SupervisorActionRecord, TraceEvent, TraceKind, Turn,
+};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -34,7 +36,11 @@ pub struct Interaction {
 
 /// The transcript of `trace`; `events` fill in a live call's turns.
 pub fn interactions_of(trace: &CallTrace, events: &[TraceEvent]) -> Vec<Interaction> {
-    let (mut turns, mut cuts, mut actions) = (trace.turns.clone(), trace.interruptions.clone(), trace.supervisor_actions.clone());
+    let (mut turns, mut cuts, mut actions) = (
+        trace.turns.clone(),
+        trace.interruptions.clone(),
+        trace.supervisor_actions.clone(),
+    );
     if turns.is_empty() {
         for e in events {
             match &e.kind {
@@ -45,7 +51,10 @@ pub fn interactions_of(trace: &CallTrace, events: &[TraceEvent]) -> Vec<Interact
             }
         }
     }
-    let mut out: Vec<Interaction> = turns.iter().flat_map(|t| turn_interactions(t, &cuts)).collect();
+    let mut out: Vec<Interaction> = turns
+        .iter()
+        .flat_map(|t| turn_interactions(t, &cuts))
+        .collect();
     out.extend(actions.iter().map(supervisor_interaction));
     // Stable: a turn's caller line stays before its agent line.
     out.sort_by_key(|i| i.timestamp);
@@ -76,12 +85,18 @@ fn turn_interactions(t: &Turn, cuts: &[Interruption]) -> Vec<Interaction> {
     }
     let cut = cuts.iter().find(|c| c.turn_index == t.turn_index);
     let interrupted = t.flags.interrupted || cut.is_some();
-    let heard = t.heard_text.clone().or_else(|| cut.map(|c| c.heard_text.clone()));
+    let heard = t
+        .heard_text
+        .clone()
+        .or_else(|| cut.map(|c| c.heard_text.clone()));
     let cut_text = cut.map(|c| c.cut_text.clone()).or_else(|| {
         let h = heard.as_deref()?;
         (interrupted && reply.starts_with(h)).then(|| reply[h.len()..].to_owned())
     });
-    let delay = t.timing.total_turn_time_ms.and_then(|ms| chrono::Duration::try_milliseconds(ms as i64));
+    let delay = t
+        .timing
+        .total_turn_time_ms
+        .and_then(|ms| chrono::Duration::try_milliseconds(ms as i64));
     out.push(Interaction {
         speaker: "agent",
         text: reply.clone(),
@@ -139,6 +154,9 @@ mod tests {
         assert_eq!((out[0].speaker, out[1].speaker), ("caller", "agent"));
         assert_eq!(out[1].cut_text.as_deref(), Some(" and close at five."));
         assert!(out[1].interrupted);
-        assert_eq!(out[1].timestamp - out[0].timestamp, chrono::Duration::milliseconds(800));
+        assert_eq!(
+            out[1].timestamp - out[0].timestamp,
+            chrono::Duration::milliseconds(800)
+        );
     }
 }

@@ -125,7 +125,7 @@ impl Transport {
             Some(Err(e)) => {
                 let err = match e {
                     actix_ws::ProtocolError::Overflow => twilio::FrameError::TooLarge { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES },
-                    _ => twilio::FrameError::BadValue("websocket protocol"),
+                    other => twilio::FrameError::Protocol(other.to_string()),
                 };
                 Err(End::BadInput(err))
             }

@@ -21,7 +21,8 @@ use serde_json::{Map, Value};
 use std::time::Duration;
 use switchboard_actors::store::keys::valid_id;
 use switchboard_actors::trace::{
-    CallStatus, CallTrace, Escalation, Interruption, LlmCallRecord, RestartRecord, SupervisorActionRecord, Turn,
+    CallStatus, CallTrace, Escalation, Interruption, LlmCallRecord, RestartRecord,
+    SupervisorActionRecord, Turn,
 };
 
 /// Longest list accepted in one trace (turns, LLM calls ...).
@@ -40,15 +41,24 @@ fn err(field: impl Into<String>, message: impl Into<String>) -> FieldError {
     }
 }
 
-pub(crate) async fn ingest(caller: Caller, body: web::Bytes, api: web::Data<TraceApi>) -> HttpResponse {
+pub(crate) async fn ingest(
+    caller: Caller,
+    body: web::Bytes,
+    api: web::Data<TraceApi>,
+) -> HttpResponse {
     match ingest_inner(caller, &body, &api).await {
         Ok(r) | Err(r) => r,
     }
 }
 
-async fn ingest_inner(caller: Caller, body: &[u8], api: &TraceApi) -> Result<HttpResponse, HttpResponse> {
+async fn ingest_inner(
+    caller: Caller,
+    body: &[u8],
+    api: &TraceApi,
+) -> Result<HttpResponse, HttpResponse> {
     caller.require(Role::Admin)?;
-    let value: Value = serde_json::from_slice(body).map_err(|e| invalid(vec![err("body", format!("not JSON: {e}"))]))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| invalid(vec![err("body", format!("not JSON: {e}"))]))?;
     let (trace, ignored) = validate(&value, chrono::Utc::now()).map_err(invalid)?;
     caller.require_tenant(&trace.company_id)?;
     let store = api.store.clone();
@@ -89,9 +99,12 @@ fn invalid(fields: Vec<FieldError>) -> HttpResponse {
 /// Through the sink (confirmed = flushed) when the engine runs, else
 /// straight to the store and flushed.
 async fn write(api: &TraceApi, trace: CallTrace) -> Result<(), HttpResponse> {
-    let unavailable = |e: String| super::traces::json_error(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, e);
+    let unavailable =
+        |e: String| super::traces::json_error(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, e);
     if let Some(slot) = &api.sink {
-        let sink = slot.get().ok_or_else(|| unavailable("trace sink is restarting; retry".into()))?;
+        let sink = slot
+            .get()
+            .ok_or_else(|| unavailable("trace sink is restarting; retry".into()))?;
         return switchboard_actors::trace_sink::finish_trace(&sink, trace, Duration::from_secs(10))
             .await
             .map_err(unavailable);
@@ -106,7 +119,10 @@ async fn write(api: &TraceApi, trace: CallTrace) -> Result<(), HttpResponse> {
 
 /// The trace a body describes, plus the top-level fields it ignored; or
 /// every problem found.
-pub fn validate(body: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<(CallTrace, Vec<String>), Vec<FieldError>> {
+pub fn validate(
+    body: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(CallTrace, Vec<String>), Vec<FieldError>> {
     let Some(obj) = body.as_object() else {
         return Err(vec![err("body", "must be a JSON object")]);
     };
@@ -114,7 +130,10 @@ pub fn validate(body: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<(Cal
     for key in ["callId", "companyId"] {
         match obj.get(key) {
             Some(Value::String(s)) if valid_id(s) => {}
-            Some(Value::String(_)) => errs.push(err(key, "must be 1-256 characters without control characters")),
+            Some(Value::String(_)) => errs.push(err(
+                key,
+                "must be 1-256 characters without control characters",
+            )),
             _ => errs.push(err(key, "required string")),
         }
     }
@@ -125,7 +144,10 @@ pub fn validate(body: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<(Cal
         given.insert("startedAt".into(), Value::String(now.to_rfc3339()));
     }
     if matches!(given.get("status"), None | Some(Value::Null)) {
-        given.insert("status".into(), serde_json::to_value(CallStatus::Ended).unwrap_or(Value::Null));
+        given.insert(
+            "status".into(),
+            serde_json::to_value(CallStatus::Ended).unwrap_or(Value::Null),
+        );
     }
     check_channel(&given, &mut errs);
     let started = given.get("startedAt").cloned().unwrap_or(Value::Null);
@@ -140,7 +162,11 @@ pub fn validate(body: &Value, now: chrono::DateTime<chrono::Utc>) -> Result<(Cal
         }
     }
     let default_keys = defaults::<CallTrace>();
-    let ignored: Vec<String> = given.keys().filter(|k| !default_keys.contains_key(*k)).cloned().collect();
+    let ignored: Vec<String> = given
+        .keys()
+        .filter(|k| !default_keys.contains_key(*k))
+        .cloned()
+        .collect();
     let merged = check_object::<CallTrace>("", &Value::Object(given), &mut errs);
     let trace = merged.and_then(|m| serde_json::from_value::<CallTrace>(m).ok());
     match trace {
@@ -202,7 +228,11 @@ fn defaults<T: Serialize + Default>() -> Map<String, Value> {
 /// `given` over `T`'s defaults (nulls keep the default); each known field is
 /// deserialised on its own so that errors name it. Returns the merged value
 /// when every field is valid.
-fn check_object<T: DeserializeOwned + Serialize + Default>(path: &str, given: &Value, errs: &mut Vec<FieldError>) -> Option<Value> {
+fn check_object<T: DeserializeOwned + Serialize + Default>(
+    path: &str,
+    given: &Value,
+    errs: &mut Vec<FieldError>,
+) -> Option<Value> {
     let Some(obj) = given.as_object() else {
         errs.push(err(path, "must be an object"));
         return None;
@@ -220,7 +250,11 @@ fn check_object<T: DeserializeOwned + Serialize + Default>(path: &str, given: &V
             let mut probe = base.clone();
             probe.insert(k.clone(), value.clone());
             if let Err(e) = serde_json::from_value::<T>(Value::Object(probe)) {
-                let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let field = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 errs.push(err(field, e.to_string()));
             }
         }
@@ -276,7 +310,15 @@ mod tests {
         });
         let errs = validate(&body, now()).expect_err("invalid body");
         let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in ["callId", "companyId", "startedAt", "finalOutcome", "channel", "turns[0].aiBrain", "turns[1]"] {
+        for f in [
+            "callId",
+            "companyId",
+            "startedAt",
+            "finalOutcome",
+            "channel",
+            "turns[0].aiBrain",
+            "turns[1]",
+        ] {
             assert!(fields.contains(&f), "{f} missing from {fields:?}");
         }
     }

@@ -62,10 +62,16 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/admin/call-traces", web::get().to(list))
         .route("/admin/call-traces/stats/daily", web::get().to(daily))
         .route("/admin/call-traces/{callId}", web::get().to(detail))
-        .route("/api/call-traces/log", web::post().to(super::trace_ingest::ingest));
+        .route(
+            "/api/call-traces/log",
+            web::post().to(super::trace_ingest::ingest),
+        );
 }
 
-pub(crate) fn json_error(status: actix_web::http::StatusCode, msg: impl std::fmt::Display) -> HttpResponse {
+pub(crate) fn json_error(
+    status: actix_web::http::StatusCode,
+    msg: impl std::fmt::Display,
+) -> HttpResponse {
     HttpResponse::build(status).json(serde_json::json!({ "error": msg.to_string() }))
 }
 
@@ -74,14 +80,18 @@ pub(crate) fn bad_request(msg: impl std::fmt::Display) -> HttpResponse {
 }
 
 pub(crate) fn not_found(what: &str, id: &str) -> HttpResponse {
-    HttpResponse::NotFound().json(serde_json::json!({ "error": format!("{what} not found"), "callId": id }))
+    HttpResponse::NotFound()
+        .json(serde_json::json!({ "error": format!("{what} not found"), "callId": id }))
 }
 
 /// A store failure is the server's problem but not a crash: 503 with the
 /// reason, logged.
 pub(crate) fn store_failed(e: StoreError) -> HttpResponse {
     tracing::error!(error = %e, "trace store read failed");
-    json_error(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("trace store: {e}"))
+    json_error(
+        actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+        format!("trace store: {e}"),
+    )
 }
 
 /// Query parameters, last value wins; decoding never fails.
@@ -93,8 +103,14 @@ pub(crate) fn params(req: &HttpRequest) -> HashMap<String, String> {
 }
 
 /// First present parameter among `names` (aliases).
-pub(crate) fn param<'a>(p: &'a HashMap<String, String>, names: &[&str]) -> Option<(&'a str, &'a str)> {
-    names.iter().find_map(|n| p.get_key_value(*n)).map(|(k, v)| (k.as_str(), v.as_str()))
+pub(crate) fn param<'a>(
+    p: &'a HashMap<String, String>,
+    names: &[&str],
+) -> Option<(&'a str, &'a str)> {
+    names
+        .iter()
+        .find_map(|n| p.get_key_value(*n))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
 }
 
 /// RFC 3339, or a plain `YYYY-MM-DD` (the start of that UTC day for a lower
@@ -113,10 +129,16 @@ pub(crate) fn parse_date(name: &str, v: &str, upper: bool) -> Result<DateTime<Ut
             return Ok(day.and_time(t).and_utc());
         }
     }
-    if let Some(d) = v.parse::<i64>().ok().and_then(DateTime::from_timestamp_millis) {
+    if let Some(d) = v
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_millis)
+    {
         return Ok(d);
     }
-    Err(bad_request(format!("{name}: invalid date {v:?}; use RFC 3339 (2026-03-01T10:00:00Z) or YYYY-MM-DD")))
+    Err(bad_request(format!(
+        "{name}: invalid date {v:?}; use RFC 3339 (2026-03-01T10:00:00Z) or YYYY-MM-DD"
+    )))
 }
 
 /// The date range of a request (`names` lists aliases for from and to).
@@ -125,18 +147,30 @@ pub(crate) fn date_range(
     from_names: &[&str],
     to_names: &[&str],
 ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), HttpResponse> {
-    let from = param(p, from_names).map(|(n, v)| parse_date(n, v, false)).transpose()?;
-    let to = param(p, to_names).map(|(n, v)| parse_date(n, v, true)).transpose()?;
+    let from = param(p, from_names)
+        .map(|(n, v)| parse_date(n, v, false))
+        .transpose()?;
+    let to = param(p, to_names)
+        .map(|(n, v)| parse_date(n, v, true))
+        .transpose()?;
     if let (Some(f), Some(t)) = (from, to) {
         if f > t {
-            return Err(bad_request(format!("{} is after {}", from_names[0], to_names[0])));
+            return Err(bad_request(format!(
+                "{} is after {}",
+                from_names[0], to_names[0]
+            )));
         }
     }
     Ok((from, to))
 }
 
 /// `page` (>= 1) and `limit` (>= 1, clamped to `max`).
-pub(crate) fn paging(p: &HashMap<String, String>, limit_names: &[&str], default: u64, max: u64) -> Result<(u64, u64), HttpResponse> {
+pub(crate) fn paging(
+    p: &HashMap<String, String>,
+    limit_names: &[&str],
+    default: u64,
+    max: u64,
+) -> Result<(u64, u64), HttpResponse> {
     let page = match p.get("page") {
         None => 1,
         Some(v) => v
@@ -181,7 +215,10 @@ pub(crate) async fn blocking<T: Send + 'static>(
     match web::block(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(store_failed(e)),
-        Err(e) => Err(json_error(actix_web::http::StatusCode::SERVICE_UNAVAILABLE, format!("busy: {e}"))),
+        Err(e) => Err(json_error(
+            actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("busy: {e}"),
+        )),
     }
 }
 
@@ -195,7 +232,11 @@ async fn list(caller: Caller, req: HttpRequest, api: web::Data<TraceApi>) -> Htt
     }
 }
 
-async fn list_inner(caller: Caller, req: &HttpRequest, api: &TraceApi) -> Result<HttpResponse, HttpResponse> {
+async fn list_inner(
+    caller: Caller,
+    req: &HttpRequest,
+    api: &TraceApi,
+) -> Result<HttpResponse, HttpResponse> {
     caller.require(Role::Viewer)?;
     let p = params(req);
     let company = caller.scope(company_param(&p))?;

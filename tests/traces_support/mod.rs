@@ -11,7 +11,9 @@ use switchboard::http::auth::{ApiKeys, Role};
 use switchboard::http::traces::TraceApi;
 use switchboard_actors::ids::{CallSid, TenantId};
 use switchboard_actors::store::{Store, StoreConfig};
-use switchboard_actors::trace::{CallStatus, CallTrace, Interruption, LlmCallRecord, Outcome, Turn};
+use switchboard_actors::trace::{
+    CallStatus, CallTrace, Interruption, LlmCallRecord, Outcome, Turn,
+};
 
 pub const ADMIN: &str = "admin-secret-0001";
 pub const VIEWER: &str = "viewer-secret-0002";
@@ -25,7 +27,14 @@ pub fn keys() -> ApiKeys {
         .and_then(|k| k.with_key("viewer", Role::Viewer, None, VIEWER))
         .and_then(|k| k.with_key("acme-viewer", Role::Viewer, Some("acme"), ACME_VIEWER))
         .and_then(|k| k.with_key("acme-admin", Role::Admin, Some("acme"), ACME_ADMIN))
-        .and_then(|k| k.with_key("globex-sup", Role::Supervisor, Some("globex"), GLOBEX_SUPERVISOR))
+        .and_then(|k| {
+            k.with_key(
+                "globex-sup",
+                Role::Supervisor,
+                Some("globex"),
+                GLOBEX_SUPERVISOR,
+            )
+        })
         .expect("test keys are valid")
 }
 
@@ -33,7 +42,11 @@ pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> Self {
-        TempDir(std::env::temp_dir().join(format!("sb-{tag}-{}-{}", std::process::id(), fastrand::u64(..))))
+        TempDir(std::env::temp_dir().join(format!(
+            "sb-{tag}-{}-{}",
+            std::process::id(),
+            fastrand::u64(..)
+        )))
     }
 }
 
@@ -56,14 +69,23 @@ impl TestServer {
         Self::start_with(tag, keys(), |api| api).await
     }
 
-    pub async fn start_with(tag: &str, keys: ApiKeys, customize: impl FnOnce(TraceApi) -> TraceApi) -> TestServer {
+    pub async fn start_with(
+        tag: &str,
+        keys: ApiKeys,
+        customize: impl FnOnce(TraceApi) -> TraceApi,
+    ) -> TestServer {
         let dir = TempDir::new(tag);
         let store = Store::open(&StoreConfig::at(&dir.0)).expect("store opens");
         Self::serve(dir, store, keys, customize).await
     }
 
     /// Serve an already open store (e.g. one a TraceSink also writes).
-    pub async fn serve(dir: TempDir, store: Store, keys: ApiKeys, customize: impl FnOnce(TraceApi) -> TraceApi) -> TestServer {
+    pub async fn serve(
+        dir: TempDir,
+        store: Store,
+        keys: ApiKeys,
+        customize: impl FnOnce(TraceApi) -> TraceApi,
+    ) -> TestServer {
         let api = web::Data::new(customize(TraceApi::new(store.clone(), keys, None)));
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
@@ -97,8 +119,16 @@ impl TestServer {
         read(req.send().await.expect("request sent")).await
     }
 
-    pub async fn post(&self, path: &str, key: Option<&str>, body: &serde_json::Value) -> (u16, serde_json::Value) {
-        let mut req = self.client.post(format!("{}{}", self.base, path)).json(body);
+    pub async fn post(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client
+            .post(format!("{}{}", self.base, path))
+            .json(body);
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -113,16 +143,25 @@ impl TestServer {
 async fn read(resp: reqwest::Response) -> (u16, serde_json::Value) {
     let status = resp.status().as_u16();
     let text = resp.text().await.expect("body read");
-    let json = serde_json::from_str(&text).unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
+    let json = serde_json::from_str(&text)
+        .unwrap_or_else(|_| panic!("status {status}: body is not JSON: {text:?}"));
     (status, json)
 }
 
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 /// A finished call of `company` at `at`, with one turn saying `text`.
-pub fn trace(id: &str, company: &str, at: DateTime<Utc>, outcome: Outcome, text: &str) -> CallTrace {
+pub fn trace(
+    id: &str,
+    company: &str,
+    at: DateTime<Utc>,
+    outcome: Outcome,
+    text: &str,
+) -> CallTrace {
     let mut t = CallTrace {
         call_id: CallSid::new(id),
         company_id: TenantId::new(company),

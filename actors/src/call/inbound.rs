@@ -87,7 +87,7 @@ impl Call {
                 let onset = self.vad_base + at;
                 self.trace_kind(TraceKind::SpeechStarted);
                 match self.utterance.as_mut() {
-                    Some(u) => u.resume(),
+                    Some(u) => u.resume(onset),
                     None => {
                         let candidate = self.bot_interruptible();
                         self.utterance = Some(Utterance::new(onset, candidate));
@@ -390,7 +390,7 @@ impl Call {
         let long = self
             .utterance
             .as_ref()
-            .is_some_and(|u| u.stopped.is_none() && u.speech_ms(self.media) > vm.max_speech_ms);
+            .is_some_and(|u| u.continuous_speech_ms(self.media) > vm.max_speech_ms);
         if vm.enabled && long && self.ending.is_none() {
             self.voicemail(now, "long uninterrupted speech");
         }

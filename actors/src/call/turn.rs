@@ -12,6 +12,9 @@ use std::time::Instant;
 pub struct Utterance {
     /// Media time of the VAD onset, 8 kHz samples since stream start.
     pub onset: u64,
+    /// Media time where the current stretch of continuous speech began
+    /// (the onset, or the latest resume after a pause).
+    pub run_onset: u64,
     /// Media time of the VAD offset, while the caller is silent.
     pub stopped: Option<u64>,
     /// Wall instant the caller stopped speaking (back-dated from the VAD's
@@ -42,6 +45,7 @@ impl Utterance {
     pub fn new(onset: u64, candidate: bool) -> Self {
         Self {
             onset,
+            run_onset: onset,
             stopped: None,
             stopped_at: None,
             candidate,
@@ -56,8 +60,9 @@ impl Utterance {
         }
     }
 
-    /// The caller spoke again before the turn ended: same utterance.
-    pub fn resume(&mut self) {
+    /// The caller spoke again (at `at`) before the turn ended: same utterance.
+    pub fn resume(&mut self, at: u64) {
+        self.run_onset = at;
         self.stopped = None;
         self.stopped_at = None;
         self.stt_complete = false;
@@ -97,6 +102,14 @@ impl Utterance {
     /// Mean confidence of the finals, if any.
     pub fn confidence(&self) -> Option<f32> {
         (self.confidence_n > 0).then(|| self.confidence_sum / self.confidence_n as f32)
+    }
+
+    /// Continuous speech (no VAD pause) so far, ms, at media time `media`.
+    pub fn continuous_speech_ms(&self, media: u64) -> u64 {
+        match self.stopped {
+            Some(_) => 0,
+            None => media.saturating_sub(self.run_onset) / 8,
+        }
     }
 
     /// Length of speech so far, ms, at media time `media`.

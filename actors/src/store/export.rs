@@ -44,7 +44,9 @@ impl Store {
 
 fn csv_row(s: &TraceSummary) -> String {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
-    let status = serde_json::to_value(s.status).ok().and_then(|v| v.as_str().map(str::to_owned));
+    let status = serde_json::to_value(s.status)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned));
     let fields = [
         s.call_id.to_string(),
         s.company_id.to_string(),
@@ -54,7 +56,9 @@ fn csv_row(s: &TraceSummary) -> String {
         opt(&s.called_number),
         s.started_at.to_rfc3339(),
         s.ended_at.map(|d| d.to_rfc3339()).unwrap_or_default(),
-        s.total_duration_ms.map(|d| d.to_string()).unwrap_or_default(),
+        s.total_duration_ms
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         status.unwrap_or_default(),
         s.final_outcome.as_str().to_owned(),
         opt(&s.end_reason),
@@ -68,7 +72,11 @@ fn csv_row(s: &TraceSummary) -> String {
         s.stats.restarts.to_string(),
         format!("{}", s.stats.total_llm_cost_usd),
     ];
-    fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
+    fields
+        .iter()
+        .map(|f| csv_field(f))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// RFC 4180: quote fields with separators, quotes or line breaks, doubling

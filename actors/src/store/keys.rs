@@ -172,7 +172,9 @@ impl Scope {
 
 /// `company ++ 0x00`, or just `0x00` for the all-tenants scope.
 pub fn company_prefix(company: Option<&TenantId>) -> Vec<u8> {
-    let mut p = company.map(|c| c.as_str().as_bytes().to_vec()).unwrap_or_default();
+    let mut p = company
+        .map(|c| c.as_str().as_bytes().to_vec())
+        .unwrap_or_default();
     p.push(0);
     p
 }

@@ -31,8 +31,8 @@ pub use summary::{DayAgg, TraceSummary};
 pub use system::{Severity, SystemEvent, SystemEventQuery};
 pub use write::TraceWrite;
 
-use crate::trace::{CallTrace, TraceEvent};
 use crate::ids::CallSid;
+use crate::trace::{CallTrace, TraceEvent};
 use std::path::{Path, PathBuf};
 
 /// Where the store lives and how it is tuned; the `[store]` config section.
@@ -130,7 +130,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("config", &self.config).finish()
+        f.debug_struct("Store")
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -239,7 +241,11 @@ impl Store {
     /// The timeline of one call, oldest first, at most `limit` events.
     pub fn events(&self, call_id: &CallSid, limit: usize) -> Result<Vec<TraceEvent>> {
         let mut out = Vec::new();
-        for v in self.events.scan_prefix(keys::event_prefix(call_id.as_str())).values() {
+        for v in self
+            .events
+            .scan_prefix(keys::event_prefix(call_id.as_str()))
+            .values()
+        {
             for line in v?.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                 if out.len() >= limit {
                     return Ok(out);

@@ -123,7 +123,10 @@ impl Store {
             total_exact: true,
         };
         let (from, to_excl) = q.ms_range();
-        let Some(plan) = q.plan().filter(|_| from.zip(to_excl).is_none_or(|(f, t)| f < t)) else {
+        let Some(plan) = q
+            .plan()
+            .filter(|_| from.zip(to_excl).is_none_or(|(f, t)| f < t))
+        else {
             return Ok(page);
         };
         let exclude = self.live_ids(q, &plan)?;
@@ -134,15 +137,22 @@ impl Store {
             if plan.exclude_live {
                 page.total = page.total.saturating_sub(exclude.len() as u64);
             }
+            // A page past the end costs nothing (no walk over the skipped keys).
+            let past_end = q.offset() as u64 >= page.total;
             let ids: Vec<String> = self
                 .walk_ids(&plan.scope, q)
+                .take(if past_end { 0 } else { usize::MAX })
                 .filter(|id| !exclude.contains(id))
                 .skip(q.offset())
                 .take(q.limit as usize)
                 .collect();
             page.items = self.summaries_of(&ids)?;
         }
-        page.pages = if q.limit == 0 { 0 } else { page.total.div_ceil(q.limit) };
+        page.pages = if q.limit == 0 {
+            0
+        } else {
+            page.total.div_ceil(q.limit)
+        };
         Ok(page)
     }
 
@@ -185,7 +195,9 @@ impl Store {
             if exclude.contains(&id) {
                 continue;
             }
-            let Some(s) = self.summary_by_str(&id)? else { continue };
+            let Some(s) = self.summary_by_str(&id)? else {
+                continue;
+            };
             if !self.post_filter_matches(q, &s)? {
                 continue;
             }
@@ -200,13 +212,20 @@ impl Store {
 
     fn post_filter_matches(&self, q: &TraceQuery, s: &TraceSummary) -> Result<bool> {
         if let Some(d) = &q.direction {
-            if !s.direction.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(d)) {
+            if !s
+                .direction
+                .as_deref()
+                .is_some_and(|x| x.eq_ignore_ascii_case(d))
+            {
                 return Ok(false);
             }
         }
         if let Some(p) = &q.phone {
             let nums = [&s.caller_number, &s.called_number];
-            if !nums.iter().any(|n| n.as_deref().is_some_and(|n| phone_matches(n, p))) {
+            if !nums
+                .iter()
+                .any(|n| n.as_deref().is_some_and(|n| phone_matches(n, p)))
+            {
                 return Ok(false);
             }
         }
@@ -225,7 +244,11 @@ impl Store {
         let live = Scope::new(q.company.as_ref(), Some(OutcomeKey::Live));
         let (from, to_excl) = q.ms_range();
         let mut ids = HashSet::new();
-        for k in self.by_outcome.range(live.lower(from)..live.upper(to_excl)).keys() {
+        for k in self
+            .by_outcome
+            .range(live.lower(from)..live.upper(to_excl))
+            .keys()
+        {
             if let Some((_, id)) = live.parse(&k?) {
                 ids.insert(id.to_owned());
             }
@@ -234,9 +257,15 @@ impl Store {
     }
 
     /// Call ids of a scope between the query's bounds, in the query's order.
-    fn walk_ids<'a>(&'a self, scope: &'a Scope, q: &TraceQuery) -> Box<dyn Iterator<Item = String> + 'a> {
+    fn walk_ids<'a>(
+        &'a self,
+        scope: &'a Scope,
+        q: &TraceQuery,
+    ) -> Box<dyn Iterator<Item = String> + 'a> {
         let (from, to_excl) = q.ms_range();
-        let range = self.index_tree(scope.tree).range(scope.lower(from)..scope.upper(to_excl));
+        let range = self
+            .index_tree(scope.tree)
+            .range(scope.lower(from)..scope.upper(to_excl));
         let parse = move |k: sled::Result<sled::IVec>| {
             let k = k.ok()?;
             scope.parse(&k).map(|(_, id)| id.to_owned())
@@ -259,7 +288,12 @@ impl Store {
 
     /// Entries of `scope` with start in `[from, to_excl)`: aggregates for
     /// whole UTC days, index key counts for the partial days at the edges.
-    pub(super) fn count_scope(&self, scope: &Scope, from: Option<i64>, to_excl: Option<i64>) -> Result<u64> {
+    pub(super) fn count_scope(
+        &self,
+        scope: &Scope,
+        from: Option<i64>,
+        to_excl: Option<i64>,
+    ) -> Result<u64> {
         let lo_day = from.map(|f| f.div_euclid(DAY_MS) + i64::from(f.rem_euclid(DAY_MS) != 0));
         let hi_day = to_excl.map(|t| t.div_euclid(DAY_MS));
         if let (Some(lo), Some(hi)) = (lo_day, hi_day) {
@@ -267,7 +301,9 @@ impl Store {
                 return self.count_keys(scope, from, to_excl);
             }
         }
-        let mut total = self.agg_sum(&scope.agg_company(), lo_day, hi_day)?.count(scope.outcome());
+        let mut total = self
+            .agg_sum(&scope.agg_company(), lo_day, hi_day)?
+            .count(scope.outcome());
         if let (Some(f), Some(lo)) = (from, lo_day) {
             total += self.count_keys(scope, Some(f), Some(lo * DAY_MS))? as i64;
         }
@@ -288,7 +324,12 @@ impl Store {
     }
 
     /// Sum of the daily aggregates of one tenant prefix over `[lo, hi)` days.
-    pub(super) fn agg_sum(&self, company: &[u8], lo: Option<i64>, hi: Option<i64>) -> Result<DayAgg> {
+    pub(super) fn agg_sum(
+        &self,
+        company: &[u8],
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<DayAgg> {
         let mut sum = DayAgg::default();
         for (_, agg) in self.agg_days(company, lo, hi)? {
             sum.add(&agg);
@@ -296,7 +337,12 @@ impl Store {
         Ok(sum)
     }
 
-    pub(super) fn agg_days(&self, company: &[u8], lo: Option<i64>, hi: Option<i64>) -> Result<Vec<(i64, DayAgg)>> {
+    pub(super) fn agg_days(
+        &self,
+        company: &[u8],
+        lo: Option<i64>,
+        hi: Option<i64>,
+    ) -> Result<Vec<(i64, DayAgg)>> {
         let start = lo.map_or_else(|| company.to_vec(), |d| keys::agg_key(company, d));
         let end = hi.map_or_else(|| keys::prefix_end(company), |d| keys::agg_key(company, d));
         let mut out = Vec::new();

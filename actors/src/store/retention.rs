@@ -20,7 +20,12 @@ impl Store {
     /// Remove everything that started before `now - retention_days`, at most
     /// `batch` traces per transaction. With `dry_run`, only count (traces by
     /// index keys, without reading them).
-    pub fn janitor(&self, now: DateTime<Utc>, batch: usize, dry_run: bool) -> Result<JanitorReport> {
+    pub fn janitor(
+        &self,
+        now: DateTime<Utc>,
+        batch: usize,
+        dry_run: bool,
+    ) -> Result<JanitorReport> {
         let cutoff = now - Duration::days(i64::from(self.config.retention_days));
         let cutoff_ms = cutoff.timestamp_millis();
         let scope = Scope::new(None, None);
@@ -32,7 +37,11 @@ impl Store {
         let old = || self.by_time.range(..scope.upper(Some(cutoff_ms)));
         if dry_run {
             report.traces = old().keys().count() as u64;
-            report.system_events = self.system.range(..keys::ts_bytes(cutoff_ms)).keys().count() as u64;
+            report.system_events = self
+                .system
+                .range(..keys::ts_bytes(cutoff_ms))
+                .keys()
+                .count() as u64;
             return Ok(report);
         }
         loop {
@@ -71,7 +80,12 @@ impl Store {
         loop {
             let mut batch = sled::Batch::default();
             let mut count = 0;
-            for k in self.system.range(..keys::ts_bytes(cutoff_ms)).keys().take(batch_size) {
+            for k in self
+                .system
+                .range(..keys::ts_bytes(cutoff_ms))
+                .keys()
+                .take(batch_size)
+            {
                 batch.remove(k?);
                 count += 1;
             }

@@ -81,7 +81,12 @@ impl Store {
                 self.walk_into(&scope, Some(hi * DAY_MS), Some(t), &mut days)?;
             }
         }
-        Ok(days.into_iter().rev().filter(|(_, a)| a.total > 0).map(|(d, a)| daily(d, &a)).collect())
+        Ok(days
+            .into_iter()
+            .rev()
+            .filter(|(_, a)| a.total > 0)
+            .map(|(d, a)| daily(d, &a))
+            .collect())
     }
 
     /// Statistics of calls started in `[from, to]`.
@@ -94,10 +99,13 @@ impl Store {
         let scope = Scope::new(company, None);
         let mut acc = WindowStats::default();
         let mut times = Vec::new();
-        let range = scope.lower(Some(from.timestamp_millis()))..scope.upper(Some(to.timestamp_millis() + 1));
+        let range = scope.lower(Some(from.timestamp_millis()))
+            ..scope.upper(Some(to.timestamp_millis() + 1));
         for k in self.index_tree(scope.tree).range(range).keys() {
             let k = k?;
-            let Some((_, id)) = scope.parse(&k) else { continue };
+            let Some((_, id)) = scope.parse(&k) else {
+                continue;
+            };
             if let Some(s) = self.summary_by_str(id)? {
                 accumulate(&mut acc, &s, &mut times);
             }
@@ -116,7 +124,9 @@ impl Store {
         let range = scope.lower(from)..scope.upper(to_excl);
         for k in self.index_tree(scope.tree).range(range).keys() {
             let k = k?;
-            let Some((ms, id)) = scope.parse(&k) else { continue };
+            let Some((ms, id)) = scope.parse(&k) else {
+                continue;
+            };
             if let Some(s) = self.summary_by_str(id)? {
                 days.entry(keys::day_of(ms)).or_default().apply(&s, 1);
             }

@@ -80,17 +80,27 @@ impl Store {
     /// Matching events, newest first, at most `q.limit`, examining at most
     /// `max_scan` entries of the time range.
     pub fn system_events(&self, q: &SystemEventQuery) -> Result<Vec<SystemEvent>> {
-        let lo = q.from.map(|d| keys::ts_bytes(d.timestamp_millis()).to_vec()).unwrap_or_default();
-        let hi = q
-            .to
-            .map(|d| keys::ts_bytes(d.timestamp_millis().saturating_add(1)).to_vec())
-            .unwrap_or_else(|| vec![u8::MAX; 17]);
+        let lo = q
+            .from
+            .map(|d| keys::ts_bytes(d.timestamp_millis()).to_vec())
+            .unwrap_or_default();
+        let hi =
+            q.to.map(|d| keys::ts_bytes(d.timestamp_millis().saturating_add(1)).to_vec())
+                .unwrap_or_else(|| vec![u8::MAX; 17]);
         let mut out = Vec::new();
-        for v in self.system.range(lo..hi).values().rev().take(self.config.max_scan) {
+        for v in self
+            .system
+            .range(lo..hi)
+            .values()
+            .rev()
+            .take(self.config.max_scan)
+        {
             let e: SystemEvent = serde_json::from_slice(&v?)?;
             if q.kind.as_ref().is_some_and(|k| *k != e.kind)
                 || q.severity.is_some_and(|s| s != e.severity)
-                || q.company.as_ref().is_some_and(|c| e.company_id.as_ref() != Some(c))
+                || q.company
+                    .as_ref()
+                    .is_some_and(|c| e.company_id.as_ref() != Some(c))
             {
                 continue;
             }

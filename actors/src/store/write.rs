@@ -67,7 +67,8 @@ impl Store {
                     tx.unindex(&old)?;
                 }
                 tx.traces.insert(p.id.as_slice(), p.doc.as_slice())?;
-                tx.summaries.insert(p.id.as_slice(), p.summary_bytes.as_slice())?;
+                tx.summaries
+                    .insert(p.id.as_slice(), p.summary_bytes.as_slice())?;
                 tx.index(&p.summary)?;
             }
             Ok(())
@@ -100,16 +101,18 @@ impl Store {
             &self.by_outcome,
             &self.daily,
         );
-        let res = trees.transaction(|(traces, summaries, by_time, by_company, by_outcome, daily)| {
-            f(&Tx {
-                traces,
-                summaries,
-                by_time,
-                by_company,
-                by_outcome,
-                daily,
-            })
-        });
+        let res = trees.transaction(
+            |(traces, summaries, by_time, by_company, by_outcome, daily)| {
+                f(&Tx {
+                    traces,
+                    summaries,
+                    by_time,
+                    by_company,
+                    by_outcome,
+                    daily,
+                })
+            },
+        );
         res.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Sled(e),
@@ -119,7 +122,10 @@ impl Store {
 
 fn prepare(w: &TraceWrite<'_>) -> Result<Prepared> {
     let t = w.trace;
-    for (what, id) in [("callId", t.call_id.as_str()), ("companyId", t.company_id.as_str())] {
+    for (what, id) in [
+        ("callId", t.call_id.as_str()),
+        ("companyId", t.company_id.as_str()),
+    ] {
         if !keys::valid_id(id) {
             return Err(StoreError::Invalid(format!("{what} {id:?}")));
         }
@@ -172,7 +178,10 @@ impl Tx<'_> {
     /// aggregate of its start day.
     fn aggregate(&self, s: &TraceSummary, sign: i64) -> TxResult<()> {
         let day = keys::day_of(s.start_ms());
-        for company in [keys::company_prefix(Some(&s.company_id)), keys::company_prefix(None)] {
+        for company in [
+            keys::company_prefix(Some(&s.company_id)),
+            keys::company_prefix(None),
+        ] {
             let key = keys::agg_key(&company, day);
             let mut agg: DayAgg = match self.daily.get(&key)? {
                 Some(v) => serde_json::from_slice(&v).map_err(abort)?,
@@ -182,7 +191,8 @@ impl Tx<'_> {
             if agg.is_empty() {
                 self.daily.remove(key)?;
             } else {
-                self.daily.insert(key, serde_json::to_vec(&agg).map_err(abort)?)?;
+                self.daily
+                    .insert(key, serde_json::to_vec(&agg).map_err(abort)?)?;
             }
         }
         Ok(())
