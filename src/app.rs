@@ -61,7 +61,14 @@ impl App {
         Self::start_with(config, providers).await
     }
 
-    pub async fn start_with(config: Config, providers: Providers) -> anyhow::Result<App> {
+    pub async fn start_with(mut config: Config, providers: Providers) -> anyhow::Result<App> {
+        let listener = TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+        let addr = listener.local_addr()?;
+        if config.server.bind.ends_with(":0") {
+            // A free port was asked for (tests, demo, in-process load tests):
+            // the public URL, which signatures cover, is that address.
+            config.server.public_url = format!("http://{addr}");
+        }
         let config = Arc::new(config);
         let store = Store::open(&config.store).context("opening the trace store")?;
         let args = EngineArgs {
@@ -80,8 +87,6 @@ impl App {
         };
         let engine = Engine::start(args).await.context("starting the actor tree")?;
         let metrics = Arc::new(Metrics::default());
-        let listener = TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
-        let addr = listener.local_addr()?;
         let state = web::Data::new(AppState {
             config: config.clone(),
             engine: engine.clone(),
@@ -213,12 +218,17 @@ pub async fn build_providers(config: &Config) -> anyhow::Result<Providers> {
         ProviderMode::Real => (None, p.chat.clone(), p.stt.clone(), p.tts.clone()),
         ProviderMode::Mock => {
             let mocks = MockSet::start(&p.mock).await.context("starting mock providers")?;
+            // The mocks take no keys: clear the key variables so the real
+            // clients do not warn about them.
             let mut chat = p.chat.first().cloned().unwrap_or_default();
             chat.base_url = mocks.chat_url();
+            chat.api_key_env.clear();
             let mut stt = p.stt.clone();
             stt.base_url = mocks.stt_url();
+            stt.api_key_env.clear();
             let mut tts = p.tts.clone();
             tts.base_url = mocks.tts_url();
+            tts.api_key_env.clear();
             (Some(mocks), vec![chat], stt, tts)
         }
     };

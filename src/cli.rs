@@ -60,8 +60,10 @@ struct DemoArgs {
 }
 
 pub fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    // The demo and load tests print a report: keep the log to warnings.
+    let quiet = matches!(cli.command, Command::Demo(_) | Command::Loadtest(_));
+    init_tracing(if quiet { "warn" } else { "info" });
     if let Command::Traces(args) = cli.command {
         return report(switchboard::cli_traces::run_traces(args));
     }
@@ -103,8 +105,8 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+fn init_tracing(default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -170,8 +172,9 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     tracing::debug!(calls = report.calls.completed, "demo done");
     println!();
     println!("Traces are stored in {}. See them with:", args.data.join("traces").display());
-    println!("  cargo run --release -- traces list --data {}", args.data.display());
-    println!("  cargo run --release -- traces show <callId> --data {}", args.data.display());
+    println!("  cargo run --release -- traces --store {} list", args.data.join("traces").display());
+    println!("  cargo run --release -- traces --store {} show <callId>", args.data.join("traces").display());
+    println!("  cargo run --release -- traces --store {} stats", args.data.join("traces").display());
     println!("or over HTTP while `switchboard serve` runs: GET /admin/call-traces, GET /api/v1/calls");
     tracing::debug!(?shutdown, "demo engine stopped");
     Ok(())

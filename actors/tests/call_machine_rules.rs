@@ -398,3 +398,25 @@ fn a_restored_call_keeps_the_conversation_and_does_not_greet_again() {
     let indices: Vec<u32> = trace.turns.iter().map(|t| t.turn_index).collect();
     assert_eq!(indices, [1, 2]);
 }
+
+#[test]
+fn long_talk_with_pauses_is_not_a_voicemail() {
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    let mut audio = Vec::new();
+    // Whole fixtures keep their 0.5 s lead-in and 0.7 s tail: real pauses,
+    // shorter than the endpoint timeout, so it stays one open utterance.
+    for id in ["address", "reschedule", "leaking_tap", "book_tuesday"]
+        .iter()
+        .cycle()
+        .take(7)
+    {
+        audio.extend(speech(id));
+    }
+    sim.say(&audio, None);
+    sim.run(ms(27_000));
+    assert!(sim.call.state() != CallState::Ending);
+    assert!(!sim
+        .traces()
+        .any(|k| matches!(k, TraceKind::Note { message } if message.contains("voicemail"))));
+}
