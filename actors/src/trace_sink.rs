@@ -155,9 +155,10 @@ fn arm_timer(myself: &ActorRef<TraceSinkMsg>, state: &mut TraceSinkState) {
     }
     state.timer_armed = true;
     let gen = state.timer_gen;
-    // The handle is dropped on purpose: a tick that finds its batch already
-    // written is ignored by generation, and one sent after stop is dropped.
-    let _ = myself.send_after(state.max_delay, move || TraceSinkMsg::Tick(gen));
+    // The timer task is detached on purpose (dropping its handle does not
+    // cancel it): a tick that finds its batch already written is ignored by
+    // generation, and one sent after stop fails harmlessly.
+    drop(myself.send_after(state.max_delay, move || TraceSinkMsg::Tick(gen)));
 }
 
 /// Write the pending batch, flush when anyone waits for confirmation, and

@@ -537,3 +537,35 @@ fn a_yes_that_outlasts_the_bot_is_an_answer() {
         0
     );
 }
+
+#[test]
+fn an_stt_final_that_beats_the_vad_stop_ends_the_turn_at_the_vad_stop() {
+    // STT endpointing (300 ms) is often shorter than the VAD's silence
+    // window (400 ms): the final then arrives while the VAD still hears the
+    // caller, and the turn must end as soon as the VAD closes, not at the
+    // endpoint timeout.
+    let cfg = test_config();
+    let endpoint_timeout = ms(cfg.endpoint_timeout_ms);
+    let mut sim = Sim::new(cfg);
+    sim.settle();
+    sim.say(&speech_core("opening_hours"), None);
+    assert!(sim.run_until_pred(ms(10_000), |s| s.inbound.is_empty()));
+    sim.input(Input::Stt(SttEvent::Transcript {
+        text: "What are your opening hours?".into(),
+        confidence: 0.93,
+        is_final: true,
+        speech_final: true,
+        start_s: 0.0,
+        duration_s: 1.2,
+    }));
+    let final_at = sim.now;
+    assert!(sim.last_route().is_none(), "the VAD has not closed yet");
+    assert!(sim.run_until_pred(ms(3_000), |s| s.last_route().is_some()));
+    let waited = sim.now - final_at;
+    assert!(
+        waited < ms(600) && waited < endpoint_timeout,
+        "routed {waited:?} after the final: at the VAD stop, not the endpoint timeout"
+    );
+    let (_, text) = sim.last_route().unwrap();
+    assert_eq!(text, "What are your opening hours?");
+}

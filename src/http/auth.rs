@@ -16,6 +16,11 @@
 //! for a key whose role or tenant does not fit. Handlers take a [`Caller`]
 //! as an extractor and call [`Caller::require`] / [`Caller::scope`].
 
+// Handlers answer refusals as ready-made responses: helpers return
+// `Result<_, HttpResponse>` so a handler can `?` straight into its reply.
+// The error path is cold and per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use actix_web::{
     dev::Payload, http::StatusCode, web, FromRequest, HttpRequest, HttpResponse, ResponseError,
 };

@@ -16,6 +16,11 @@
 //!
 //! All need a viewer key; tenant-scoped keys only ever see their tenant.
 
+// Handlers answer refusals as ready-made responses: helpers return
+// `Result<_, HttpResponse>` so a handler can `?` straight into its reply.
+// The error path is cold and per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::auth::{Caller, Role};
 use super::interactions::{interactions_of, Interaction};
 use super::traces::{

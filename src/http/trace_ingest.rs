@@ -12,6 +12,11 @@
 //! (`created: false`), so a runtime may retry freely. A `callId` already
 //! stored under another companyId is refused with 409 and left untouched.
 
+// Handlers answer refusals as ready-made responses: helpers return
+// `Result<_, HttpResponse>` so a handler can `?` straight into its reply.
+// The error path is cold and per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::auth::{Caller, Role};
 use super::traces::{blocking, TraceApi};
 use actix_web::{web, HttpResponse};

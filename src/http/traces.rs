@@ -12,6 +12,11 @@
 //! write only their tenant. Every handler answers with a JSON body and never
 //! a 500 for bad input; a store failure is a 503 with the reason.
 
+// Handlers answer refusals as ready-made responses: helpers return
+// `Result<_, HttpResponse>` so a handler can `?` straight into its reply.
+// The error path is cold and per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 use super::auth::{Caller, Role};
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
@@ -141,12 +146,15 @@ pub(crate) fn parse_date(name: &str, v: &str, upper: bool) -> Result<DateTime<Ut
     )))
 }
 
+/// Optional inclusive bounds on a start time.
+pub(crate) type DateRange = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// The date range of a request (`names` lists aliases for from and to).
 pub(crate) fn date_range(
     p: &HashMap<String, String>,
     from_names: &[&str],
     to_names: &[&str],
-) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), HttpResponse> {
+) -> Result<DateRange, HttpResponse> {
     let from = param(p, from_names)
         .map(|(n, v)| parse_date(n, v, false))
         .transpose()?;

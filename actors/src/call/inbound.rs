@@ -106,8 +106,15 @@ impl Call {
                 u.stopped = Some(offset);
                 u.stopped_at = Some(now.checked_sub(behind).unwrap_or(now));
                 u.endpoint_deadline = Some(endpoint);
+                // STT may have endpointed first (its silence window is
+                // shorter than ours): then the turn is complete now.
+                if let Some(at) = u.speech_final_at {
+                    u.stt_complete = true;
+                    u.final_at.get_or_insert(at);
+                }
                 self.flush_stt();
                 self.emit(Output::SttFinalize);
+                self.check_end_of_turn(now);
             }
         }
     }
@@ -169,6 +176,8 @@ impl Call {
         if end && u.stopped.is_some() {
             u.stt_complete = true;
             u.final_at.get_or_insert(now);
+        } else if end && is_final && !text.trim().is_empty() {
+            u.speech_final_at = Some(now);
         }
         self.check_barge_in(now);
         self.check_end_of_turn(now);

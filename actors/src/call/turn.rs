@@ -39,6 +39,9 @@ pub struct Utterance {
     pub final_at: Option<Instant>,
     /// End the turn with whatever text there is at this instant.
     pub endpoint_deadline: Option<Instant>,
+    /// STT's endpointing (`speech_final`) fired before our VAD closed the
+    /// run: once the VAD stops too, STT already has everything.
+    pub speech_final_at: Option<Instant>,
 }
 
 impl Utterance {
@@ -57,6 +60,7 @@ impl Utterance {
             stt_complete: false,
             final_at: None,
             endpoint_deadline: None,
+            speech_final_at: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Utterance {
         self.stopped_at = None;
         self.stt_complete = false;
         self.endpoint_deadline = None;
+        self.speech_final_at = None;
     }
 
     pub fn add_transcript(&mut self, now: Instant, text: &str, confidence: f32, is_final: bool) {
