@@ -90,6 +90,10 @@ fn start_engine() -> (Child, String, ProviderDelays) {
     let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .arg("serve")
         .envs(overrides)
+        .env(
+            "RUST_LOG",
+            env("RUST_LOG").unwrap_or_else(|| "warn".to_owned()),
+        )
         .stdout(Stdio::null())
         .spawn()
         .expect("switchboard serve starts");
@@ -164,18 +168,20 @@ async fn run(target: &UrlTarget, delays: ProviderDelays) -> Result<(), String> {
     )
     .await
     .map_err(|e| e.to_string())?;
+    let shown_target = match env("CAPACITY_TARGET") {
+        Some(url) => format!("CAPACITY_TARGET={url} "),
+        None => String::new(),
+    };
+    let shown_steps: Vec<String> = steps.iter().map(ToString::to_string).collect();
     let command = format!(
-        "CAPACITY_TARGET={} CAPACITY_STEPS={} cargo bench --bench capacity",
-        target.base_url(),
-        steps
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
+        "{shown_target}CAPACITY_STEPS={} cargo bench --bench capacity",
+        shown_steps.join(",")
     );
     let notes = format!(
         "Script {}, ramp {} calls/s, provider delays {:?}, engine pid {:?}, limit p99 engine-added {} ms. \
-         The load generator runs on the same machine.",
+         The load generator runs on the same machine. Engine-added = turn latency - (stt endpointing \
+         + llm first token + tts first byte); a negative value means a turn did not pay every \
+         provider delay (e.g. a router answer that needs no LLM).",
         script.display(),
         base.ramp_per_s,
         base.provider_delays,

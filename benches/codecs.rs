@@ -76,6 +76,13 @@ fn vad(c: &mut Criterion) {
             vad.push(black_box(&frames[i]))
         })
     });
+    // The network alone, per 16 ms frame: the floor under vad_speech_20ms,
+    // which runs it 1.25 times per 20 ms (earshot wants 256 samples at 16 kHz).
+    let frame256: Vec<i16> = (0..256).map(|i| frames[20][i % FRAME]).collect();
+    c.bench_function("earshot_inference_16ms", |b| {
+        let mut detector = earshot::Detector::default_boxed();
+        b.iter(|| detector.predict_i16(black_box(&frame256)))
+    });
     c.bench_function("vad_gated_silence_20ms", |b| {
         let mut vad = Vad::new(VadConfig::default()).expect("default config is valid");
         let silence = [0i16; FRAME];

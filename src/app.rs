@@ -8,8 +8,8 @@ use crate::config::{Config, ProviderMode};
 use crate::http::state::AppState;
 use crate::metrics::Metrics;
 use crate::mocks::MockSet;
-use crate::twilio::{Dial, DialTarget};
 use crate::providers::{DeepgramStt, HttpTts, OpenAiChat, TwilioRest, TwilioRestConfig};
+use crate::twilio::{Dial, DialTarget};
 use actix_web::{web, HttpServer};
 use anyhow::Context;
 use futures_util::future::BoxFuture;
@@ -33,6 +33,7 @@ pub struct App {
     /// The in-process mock providers (provider mode "mock").
     pub mocks: Option<MockSet>,
     twilio_auth_token: Option<String>,
+    janitor: tokio::task::JoinHandle<()>,
     server: actix_web::dev::ServerHandle,
     http_thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -62,7 +63,8 @@ impl App {
     }
 
     pub async fn start_with(mut config: Config, providers: Providers) -> anyhow::Result<App> {
-        let listener = TcpListener::bind(&config.server.bind).with_context(|| format!("binding {}", config.server.bind))?;
+        let listener = TcpListener::bind(&config.server.bind)
+            .with_context(|| format!("binding {}", config.server.bind))?;
         let addr = listener.local_addr()?;
         if config.server.bind.ends_with(":0") {
             // A free port was asked for (tests, demo, in-process load tests):
@@ -71,6 +73,20 @@ impl App {
         }
         let config = Arc::new(config);
         let store = Store::open(&config.store).context("opening the trace store")?;
+        // Calls that were live when a previous run died cannot come back.
+        match store.close_orphaned_live(chrono::Utc::now()) {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(
+                closed = n,
+                "closed traces of calls left live by a previous run"
+            ),
+            Err(e) => tracing::warn!("could not close orphaned live traces: {e}"),
+        }
+        let janitor = switchboard_actors::store::spawn_janitor(
+            store.clone(),
+            Duration::from_secs(3600),
+            1000,
+        );
         let args = EngineArgs {
             store,
             sink_max_batch: config.sink.max_batch,
@@ -85,7 +101,9 @@ impl App {
             policy: config.engine.restart.clone(),
             max_calls: config.engine.max_calls,
         };
-        let engine = Engine::start(args).await.context("starting the actor tree")?;
+        let engine = Engine::start(args)
+            .await
+            .context("starting the actor tree")?;
         let metrics = Arc::new(Metrics::default());
         let state = web::Data::new(AppState {
             config: config.clone(),
@@ -103,11 +121,14 @@ impl App {
                 config.twilio.auth_token_env
             );
         }
-        let trace_api = web::Data::new(crate::http::traces::TraceApi::new(
-            engine.store.clone(),
-            crate::http::auth::ApiKeys::from_config(&config.auth)?,
-            Some(Arc::new(LiveCallsFromRegistry(engine.clone()))),
-        ));
+        let trace_api = web::Data::new(
+            crate::http::traces::TraceApi::new(
+                engine.store.clone(),
+                crate::http::auth::ApiKeys::from_config(&config.auth)?,
+                Some(Arc::new(LiveCallsFromRegistry(engine.clone()))),
+            )
+            .with_sink(engine.trace_sink.clone()),
+        );
         let twilio_auth_token = state.twilio_auth_token.clone();
         let (server, http_thread) = serve_http(listener, config.clone(), state, trace_api)?;
         tracing::info!(%addr, "switchboard listening");
@@ -118,6 +139,7 @@ impl App {
             metrics,
             mocks: providers.mocks,
             twilio_auth_token,
+            janitor,
             server,
             http_thread: Some(http_thread),
         })
@@ -139,12 +161,18 @@ impl App {
         let mut calls_cut = 0;
         if let Some(sup) = self.engine.supervisor.get() {
             let wait = grace + Duration::from_secs(2);
-            calls_cut = ractor::call_t!(sup, |reply| switchboard_actors::supervisor::SupervisorMsg::Drain { grace, reply }, wait.as_millis() as u64).unwrap_or(0);
+            calls_cut = ractor::call_t!(
+                sup,
+                |reply| switchboard_actors::supervisor::SupervisorMsg::Drain { grace, reply },
+                wait.as_millis() as u64
+            )
+            .unwrap_or(0);
         }
         if let Some(sink) = self.engine.trace_sink.get() {
             // Confirmed writes are already durable; this flushes the rest.
             let _ = ractor::call_t!(sink, TraceSinkMsg::Flush, 10_000);
         }
+        self.janitor.abort();
         self.server.stop(true).await;
         if let Some(t) = self.http_thread.take() {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
@@ -155,7 +183,10 @@ impl App {
             .engine
             .stop_and_wait(Some("shutdown".to_owned()), Some(Duration::from_secs(10)))
             .await;
-        ShutdownReport { calls_cut, took: began.elapsed() }
+        ShutdownReport {
+            calls_cut,
+            took: began.elapsed(),
+        }
     }
 }
 
@@ -168,35 +199,37 @@ fn serve_http(
     let (tx, rx) = std::sync::mpsc::channel();
     let workers = config.server.workers;
     let max_body = config.server.max_body_bytes;
-    let thread = std::thread::Builder::new().name("http".to_owned()).spawn(move || {
-        let system = actix_web::rt::System::new();
-        system.block_on(async move {
-            let server = HttpServer::new(move || {
-                actix_web::App::new()
-                    .app_data(state.clone())
-                    .app_data(trace_api.clone())
-                    .app_data(web::PayloadConfig::new(max_body))
-                    .app_data(web::JsonConfig::default().limit(max_body))
-                    .configure(crate::http::configure)
-            })
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(5)
-            .listen(listener);
-            match server {
-                Ok(server) => {
-                    let server = server.run();
-                    let _ = tx.send(Ok(server.handle()));
-                    if let Err(e) = server.await {
-                        tracing::error!("http server: {e}");
+    let thread = std::thread::Builder::new()
+        .name("http".to_owned())
+        .spawn(move || {
+            let system = actix_web::rt::System::new();
+            system.block_on(async move {
+                let server = HttpServer::new(move || {
+                    actix_web::App::new()
+                        .app_data(state.clone())
+                        .app_data(trace_api.clone())
+                        .app_data(web::PayloadConfig::new(max_body))
+                        .app_data(web::JsonConfig::default().limit(max_body))
+                        .configure(crate::http::configure)
+                })
+                .workers(workers)
+                .disable_signals()
+                .shutdown_timeout(5)
+                .listen(listener);
+                match server {
+                    Ok(server) => {
+                        let server = server.run();
+                        let _ = tx.send(Ok(server.handle()));
+                        if let Err(e) = server.await {
+                            tracing::error!("http server: {e}");
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
                     }
                 }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            }
-        });
-    })?;
+            });
+        })?;
     let handle = rx.recv().context("http thread died at start")??;
     Ok((handle, thread))
 }
@@ -217,7 +250,9 @@ pub async fn build_providers(config: &Config) -> anyhow::Result<Providers> {
     let (mocks, mut chat_cfgs, stt_cfg, tts_cfg) = match p.mode {
         ProviderMode::Real => (None, p.chat.clone(), p.stt.clone(), p.tts.clone()),
         ProviderMode::Mock => {
-            let mocks = MockSet::start(&p.mock).await.context("starting mock providers")?;
+            let mocks = MockSet::start(&p.mock)
+                .await
+                .context("starting mock providers")?;
             // The mocks take no keys: clear the key variables so the real
             // clients do not warn about them.
             let mut chat = p.chat.first().cloned().unwrap_or_default();
@@ -237,7 +272,11 @@ pub async fn build_providers(config: &Config) -> anyhow::Result<Providers> {
     }
     let chat = chat_cfgs
         .iter()
-        .map(|c| OpenAiChat::new(c).map(|c| Arc::new(c) as Arc<dyn Chat>).map_err(anyhow::Error::from))
+        .map(|c| {
+            OpenAiChat::new(c)
+                .map(|c| Arc::new(c) as Arc<dyn Chat>)
+                .map_err(anyhow::Error::from)
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let stt: Arc<dyn Stt> = Arc::new(DeepgramStt::new(&stt_cfg));
     let tts: Arc<dyn Tts> = Arc::new(HttpTts::new(&tts_cfg));
@@ -245,7 +284,13 @@ pub async fn build_providers(config: &Config) -> anyhow::Result<Providers> {
         Some(rest) => Arc::new(RestEscalator(rest)),
         None => Arc::new(NoEscalator),
     };
-    Ok(Providers { chat, stt, tts, escalator, mocks })
+    Ok(Providers {
+        chat,
+        stt,
+        tts,
+        escalator,
+        mocks,
+    })
 }
 
 /// Twilio REST for escalation and hang-up: the mock's in mock mode, else
@@ -286,14 +331,22 @@ impl Escalator for RestEscalator {
             let mut dial = Dial::new(target);
             dial.timeout_secs = Some(30);
             let twiml = dial.to_xml();
-            rest.redirect(call.as_str(), &twiml).await.map(|_| ()).map_err(|e| e.to_string())
+            rest.redirect(call.as_str(), &twiml)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         })
     }
 
     fn hang_up(&self, call: &CallSid) -> BoxFuture<'static, Result<(), String>> {
         let rest = self.0.clone();
         let call = call.clone();
-        Box::pin(async move { rest.hang_up(call.as_str()).await.map(|_| ()).map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            rest.hang_up(call.as_str())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -305,10 +358,14 @@ impl crate::http::traces::LiveCalls for LiveCallsFromRegistry {
         let sup = self.0.supervisor.clone();
         Box::pin(async move {
             match sup.get() {
-                Some(s) => ractor::call_t!(s, switchboard_actors::supervisor::SupervisorMsg::List, 2_000).unwrap_or_default(),
+                Some(s) => ractor::call_t!(
+                    s,
+                    switchboard_actors::supervisor::SupervisorMsg::List,
+                    2_000
+                )
+                .unwrap_or_default(),
                 None => Vec::new(),
             }
         })
     }
 }
-

@@ -14,7 +14,11 @@ use switchboard::config::{Config, ProviderMode};
 const EXIT_CONFIG: u8 = 64;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "Hosts AI voice agents on phone calls")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Hosts AI voice agents on phone calls"
+)]
 struct Cli {
     /// A TOML file layered over the built-in defaults.
     #[arg(long, global = true, env = "SWITCHBOARD_CONFIG")]
@@ -67,9 +71,14 @@ pub fn main() -> ExitCode {
     if let Command::Traces(args) = cli.command {
         return report(switchboard::cli_traces::run_traces(args));
     }
-    if matches!(cli.command, Command::Demo(_)) && std::env::var_os("TWILIO_AUTH_TOKEN").is_none() {
-        // The demo signs its simulated webhooks like Twilio does: give it a
-        // token when none is set. Still single-threaded here.
+    let in_process = match &cli.command {
+        Command::Demo(_) => true,
+        Command::Loadtest(args) => args.target.is_none(),
+        _ => false,
+    };
+    if in_process && std::env::var_os("TWILIO_AUTH_TOKEN").is_none() {
+        // Simulated callers sign their webhooks like Twilio does: give the
+        // in-process engine a token when none is set. Still single-threaded.
         std::env::set_var("TWILIO_AUTH_TOKEN", "switchboard-demo-token");
     }
     let config = match Config::load(cli.config.as_deref(), std::env::vars()) {
@@ -106,8 +115,12 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 }
 
 fn init_tracing(default: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// The actors' multi-thread runtime; HTTP runs beside it on its own system.
@@ -164,18 +177,42 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
     config.store.path = args.data.join("traces");
     let app = App::start(config).await?;
     let base = app.base_url();
-    println!("switchboard demo: engine on {base}, traces in {}", args.data.join("traces").display());
+    println!(
+        "switchboard demo: engine on {base}, traces in {}",
+        args.data.join("traces").display()
+    );
     let report_dir = args.data.join("report");
-    let result = switchboard::runner::demo(&app, args.calls as u64, args.ramp, &args.script, &report_dir).await;
+    let result = switchboard::runner::demo(
+        &app,
+        args.calls as u64,
+        args.ramp,
+        &args.script,
+        &report_dir,
+    )
+    .await;
     let shutdown = app.shutdown(Duration::from_secs(5)).await;
     let report = result?;
     tracing::debug!(calls = report.calls.completed, "demo done");
     println!();
-    println!("Traces are stored in {}. See them with:", args.data.join("traces").display());
-    println!("  cargo run --release -- traces --store {} list", args.data.join("traces").display());
-    println!("  cargo run --release -- traces --store {} show <callId>", args.data.join("traces").display());
-    println!("  cargo run --release -- traces --store {} stats", args.data.join("traces").display());
-    println!("or over HTTP while `switchboard serve` runs: GET /admin/call-traces, GET /api/v1/calls");
+    println!(
+        "Traces are stored in {}. See them with:",
+        args.data.join("traces").display()
+    );
+    println!(
+        "  cargo run --release -- traces --store {} list",
+        args.data.join("traces").display()
+    );
+    println!(
+        "  cargo run --release -- traces --store {} show <callId>",
+        args.data.join("traces").display()
+    );
+    println!(
+        "  cargo run --release -- traces --store {} stats",
+        args.data.join("traces").display()
+    );
+    println!(
+        "or over HTTP while `switchboard serve` runs: GET /admin/call-traces, GET /api/v1/calls"
+    );
     tracing::debug!(?shutdown, "demo engine stopped");
     Ok(())
 }

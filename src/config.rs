@@ -112,7 +112,10 @@ pub struct SinkConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("invalid TOML in {origin}: {message}")]
     Toml { origin: String, message: String },
     #[error("bad override {var}: {message}")]
@@ -123,7 +126,10 @@ pub enum ConfigError {
 
 impl Config {
     /// Defaults, then `file`, then environment overrides; validated.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let mut value = parse_toml(DEFAULT_TOML, "built-in defaults")?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -137,10 +143,12 @@ impl Config {
                 apply_override(&mut value, &var, path, &raw)?;
             }
         }
-        let config: Config = value.try_into().map_err(|e: toml::de::Error| ConfigError::Toml {
-            origin: "merged configuration".to_owned(),
-            message: e.to_string(),
-        })?;
+        let config: Config = value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Toml {
+                origin: "merged configuration".to_owned(),
+                message: e.to_string(),
+            })?;
         config.validate()?;
         Ok(config)
     }
@@ -153,11 +161,17 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut problems = Vec::new();
         if self.server.bind.parse::<std::net::SocketAddr>().is_err() {
-            problems.push(format!("server.bind {:?} is not an address like 127.0.0.1:8080", self.server.bind));
+            problems.push(format!(
+                "server.bind {:?} is not an address like 127.0.0.1:8080",
+                self.server.bind
+            ));
         }
         match url::Url::parse(&self.server.public_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
-            _ => problems.push(format!("server.public_url {:?} must be an http(s) URL with a host", self.server.public_url)),
+            _ => problems.push(format!(
+                "server.public_url {:?} must be an http(s) URL with a host",
+                self.server.public_url
+            )),
         }
         if self.server.workers == 0 || self.server.workers > 64 {
             problems.push("server.workers must be 1..=64".to_owned());
@@ -172,7 +186,10 @@ impl Config {
             problems.push("sink.max_batch and sink.max_delay_ms must be positive".to_owned());
         }
         if self.twilio.ws_max_frames_per_sec < 60 {
-            problems.push("twilio.ws_max_frames_per_sec must leave room for Twilio's 50 frames/s (>= 60)".to_owned());
+            problems.push(
+                "twilio.ws_max_frames_per_sec must leave room for Twilio's 50 frames/s (>= 60)"
+                    .to_owned(),
+            );
         }
         if self.providers.mode == ProviderMode::Real && self.providers.chat.is_empty() {
             problems.push("providers.chat needs at least one endpoint in real mode".to_owned());
@@ -234,7 +251,12 @@ fn merge(base: &mut toml::Value, over: toml::Value) {
 /// `SWITCHBOARD__ENGINE__MAX_CALLS=500` sets `engine.max_calls`. The value
 /// is read as a TOML value when it parses as one (numbers, booleans,
 /// arrays), else as a string.
-fn apply_override(value: &mut toml::Value, var: &str, path: &str, raw: &str) -> Result<(), ConfigError> {
+fn apply_override(
+    value: &mut toml::Value,
+    var: &str,
+    path: &str,
+    raw: &str,
+) -> Result<(), ConfigError> {
     let keys: Vec<String> = path.split("__").map(|k| k.to_ascii_lowercase()).collect();
     if keys.iter().any(|k| k.is_empty()) {
         return Err(ConfigError::Override {
@@ -255,7 +277,9 @@ fn apply_override(value: &mut toml::Value, var: &str, path: &str, raw: &str) -> 
                 message: format!("{key} is not a section"),
             });
         };
-        node = table.entry(key.clone()).or_insert_with(|| toml::Value::Table(Default::default()));
+        node = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
     }
     let toml::Value::Table(table) = node else {
         return Err(ConfigError::Override {
@@ -282,7 +306,10 @@ mod tests {
     fn environment_overrides_numbers_and_strings() {
         let env = [
             ("SWITCHBOARD__ENGINE__MAX_CALLS".to_owned(), "7".to_owned()),
-            ("SWITCHBOARD__SERVER__PUBLIC_URL".to_owned(), "https://voice.example.com".to_owned()),
+            (
+                "SWITCHBOARD__SERVER__PUBLIC_URL".to_owned(),
+                "https://voice.example.com".to_owned(),
+            ),
             ("UNRELATED".to_owned(), "x".to_owned()),
         ];
         let c = Config::load(None, env).unwrap();
@@ -299,7 +326,10 @@ mod tests {
             ("SWITCHBOARD__SERVER__BIND".to_owned(), "nowhere".to_owned()),
         ];
         let err = Config::load(None, env).unwrap_err().to_string();
-        assert!(err.contains("max_calls") && err.contains("server.bind"), "{err}");
+        assert!(
+            err.contains("max_calls") && err.contains("server.bind"),
+            "{err}"
+        );
     }
 
     #[test]

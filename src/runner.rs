@@ -55,7 +55,8 @@ pub struct LoadtestArgs {
 pub fn mock_delays(config: &Config) -> ProviderDelays {
     let m = &config.providers.mock;
     ProviderDelays {
-        stt_endpointing_ms: (u64::from(config.providers.stt.endpointing_ms) + m.stt.result_latency_ms) as f32,
+        stt_endpointing_ms: (u64::from(config.providers.stt.endpointing_ms)
+            + m.stt.result_latency_ms) as f32,
         llm_first_token_ms: m.chat.first_token_ms as f32,
         tts_first_byte_ms: m.tts.first_byte_ms as f32,
     }
@@ -101,7 +102,13 @@ pub async fn run(mut config: Config, args: LoadtestArgs) -> anyhow::Result<()> {
 }
 
 /// The demo: `calls` simulated callers with the demo script against `app`.
-pub async fn demo(app: &App, calls: u64, ramp: f64, script: &Path, report_dir: &Path) -> anyhow::Result<Report> {
+pub async fn demo(
+    app: &App,
+    calls: u64,
+    ramp: f64,
+    script: &Path,
+    report_dir: &Path,
+) -> anyhow::Result<Report> {
     let cfg = LoadtestConfig {
         target: Some(app.base_url()),
         calls,

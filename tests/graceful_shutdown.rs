@@ -16,18 +16,33 @@ async fn shutdown_ends_live_calls_politely_and_keeps_their_traces() {
     })
     .await;
     let phone = Phone::call(&app, "CAshut0001").await;
-    phone.wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15)).await;
+    phone
+        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
+        .await;
     let before = media_count(&phone.heard());
 
     let report = app.shutdown(Duration::from_secs(10)).await;
-    assert_eq!(report.calls_cut, 0, "the call ended within the grace period");
+    assert_eq!(
+        report.calls_cut, 0,
+        "the call ended within the grace period"
+    );
     let heard = phone.heard();
-    assert!(media_count(&heard) > before, "a goodbye was spoken before hanging up");
-    assert!(heard.iter().any(|h| matches!(h, Heard::Closed { .. })), "the socket was closed");
+    assert!(
+        media_count(&heard) > before,
+        "a goodbye was spoken before hanging up"
+    );
+    assert!(
+        heard.iter().any(|h| matches!(h, Heard::Closed { .. })),
+        "the socket was closed"
+    );
 
     // The store is closed with the engine: reopen it and find the trace.
-    let reopened = switchboard_actors::store::Store::open_at(&store, Default::default()).expect("store reopens");
-    let trace = reopened.get_trace(&"CAshut0001".into()).unwrap().expect("trace flushed");
+    let reopened = switchboard_actors::store::Store::open_at(&store, Default::default())
+        .expect("store reopens");
+    let trace = reopened
+        .get_trace(&"CAshut0001".into())
+        .unwrap()
+        .expect("trace flushed");
     assert_eq!(trace.status, switchboard_actors::trace::CallStatus::Ended);
     let _ = std::fs::remove_dir_all(&store);
 }

@@ -15,15 +15,21 @@ async fn subscriber_sees_the_call_and_a_stalled_one_costs_nothing() {
     })
     .await;
     let url = format!("ws://{}/ws/events?key={VIEWER_KEY}", app.addr);
-    let (mut events, _) = tokio_tungstenite::connect_async(url.clone()).await.expect("events socket");
+    let (mut events, _) = tokio_tungstenite::connect_async(url.clone())
+        .await
+        .expect("events socket");
     // A second subscriber that never reads a byte.
-    let (_stalled, _) = tokio_tungstenite::connect_async(url).await.expect("stalled socket");
+    let (_stalled, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("stalled socket");
     let denied = tokio_tungstenite::connect_async(format!("ws://{}/ws/events", app.addr)).await;
     assert!(denied.is_err(), "no key, no events");
 
     let collected = tokio::spawn(async move {
         let mut types = Vec::new();
-        while let Ok(Some(Ok(Message::Text(t)))) = tokio::time::timeout(Duration::from_secs(30), events.next()).await {
+        while let Ok(Some(Ok(Message::Text(t)))) =
+            tokio::time::timeout(Duration::from_secs(30), events.next()).await
+        {
             let v: serde_json::Value = serde_json::from_str(&t).unwrap();
             let ty = v["type"].as_str().unwrap_or_default().to_owned();
             let done = ty == "call.ended";
@@ -36,23 +42,50 @@ async fn subscriber_sees_the_call_and_a_stalled_one_costs_nothing() {
     });
 
     let phone = Phone::call(&app, "CAevents01").await;
-    phone.wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15)).await;
+    phone
+        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
+        .await;
     let before = media_count(&phone.heard());
     phone.say(&fixture("opening_hours"));
-    phone.wait_reply_done(before, Duration::from_millis(600), Duration::from_secs(20)).await;
+    phone
+        .wait_reply_done(before, Duration::from_millis(600), Duration::from_secs(20))
+        .await;
     phone.send(PhoneCmd::HangUp);
     let types = collected.await.unwrap();
 
-    let pos = |t: &str| types.iter().position(|x| x == t).unwrap_or_else(|| panic!("no {t} in {types:?}"));
+    let pos = |t: &str| {
+        types
+            .iter()
+            .position(|x| x == t)
+            .unwrap_or_else(|| panic!("no {t} in {types:?}"))
+    };
     assert!(pos("subscribed") < pos("call.started"));
     assert!(pos("call.started") < pos("interaction.added"));
     assert!(pos("interaction.added") < pos("call.ended"));
 
     // The stalled subscriber did not delay audio: bot frames kept real-time
     // pace (measured as the largest gap between frames inside a reply).
-    let frames: Vec<Instant> = phone.heard().iter().filter_map(|h| if let Heard::Media { at, .. } = h { Some(*at) } else { None }).collect();
-    let worst_gap = frames.windows(2).map(|w| w[1] - w[0]).filter(|g| *g < Duration::from_millis(500)).max().unwrap_or_default();
+    let frames: Vec<Instant> = phone
+        .heard()
+        .iter()
+        .filter_map(|h| {
+            if let Heard::Media { at, .. } = h {
+                Some(*at)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let worst_gap = frames
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .filter(|g| *g < Duration::from_millis(500))
+        .max()
+        .unwrap_or_default();
     eprintln!("largest inter-frame gap inside replies with a stalled subscriber: {worst_gap:?}");
-    assert!(worst_gap < Duration::from_millis(300), "audio stalled {worst_gap:?}");
+    assert!(
+        worst_gap < Duration::from_millis(300),
+        "audio stalled {worst_gap:?}"
+    );
     app.shutdown(Duration::from_secs(2)).await;
 }

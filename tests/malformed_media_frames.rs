@@ -21,7 +21,9 @@ async fn close_after(app: &switchboard::app::App, frames: Vec<Message>) -> (u16,
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {
-            Ok(Some(Ok(Message::Close(Some(frame))))) => return (u16::from(frame.code), frame.reason.to_string()),
+            Ok(Some(Ok(Message::Close(Some(frame))))) => {
+                return (u16::from(frame.code), frame.reason.to_string())
+            }
             Ok(Some(Ok(Message::Close(None)))) | Ok(None) => return (0, String::new()),
             Ok(Some(Ok(_))) => continue,
             Ok(Some(Err(e))) => return (0, e.to_string()),
@@ -47,34 +49,65 @@ async fn every_kind_of_bad_frame_closes_only_its_socket() {
     .await;
 
     let (code, reason) = close_after(&app, vec![Message::text("{not json")]).await;
-    assert!(code >= 1000 && reason.to_lowercase().contains("json"), "malformed JSON: {code} {reason}");
+    assert!(
+        code >= 1000 && reason.to_lowercase().contains("json"),
+        "malformed JSON: {code} {reason}"
+    );
 
     let (mut s, mut frames) = started("CAbad0001");
-    frames.push(Message::text(s.media(0, &[0xFF; 160]).replace("\"payload\":\"", "\"payload\":\"!!!")));
+    frames.push(Message::text(
+        s.media(0, &[0xFF; 160])
+            .replace("\"payload\":\"", "\"payload\":\"!!!"),
+    ));
     let (_, reason) = close_after(&app, frames).await;
-    assert!(reason.to_lowercase().contains("base64"), "bad base64: {reason}");
+    assert!(
+        reason.to_lowercase().contains("base64"),
+        "bad base64: {reason}"
+    );
 
     let mut s = TwilioStream::new("ACtest", "CAbad0002", "MZtest");
-    let (_, reason) = close_after(&app, vec![Message::text(s.connected()), Message::text(s.media(0, &[0xFF; 160]))]).await;
-    assert!(reason.to_lowercase().contains("start"), "media before start: {reason}");
+    let (_, reason) = close_after(
+        &app,
+        vec![
+            Message::text(s.connected()),
+            Message::text(s.media(0, &[0xFF; 160])),
+        ],
+    )
+    .await;
+    assert!(
+        reason.to_lowercase().contains("start"),
+        "media before start: {reason}"
+    );
 
     let (code, reason) = close_after(&app, vec![Message::binary(vec![1u8, 2, 3])]).await;
     assert_eq!(code, 1003, "binary frames are unsupported data: {reason}");
 
-    let huge = format!("{{\"event\":\"media\",\"pad\":\"{}\"}}", "x".repeat(70 * 1024));
+    let huge = format!(
+        "{{\"event\":\"media\",\"pad\":\"{}\"}}",
+        "x".repeat(70 * 1024)
+    );
     let (code, reason) = close_after(&app, vec![Message::text(huge)]).await;
-    assert!(code == 1009 || reason.contains("large"), "oversize: {code} {reason}");
+    assert!(
+        code == 1009 || reason.contains("large"),
+        "oversize: {code} {reason}"
+    );
 
     let (mut s, mut frames) = started("CAbad0003");
     for i in 0..3000u64 {
         frames.push(Message::text(s.media(i * 20, &[0xFF; 160])));
     }
     let (_, reason) = close_after(&app, frames).await;
-    assert!(reason.to_lowercase().contains("flood") || reason.to_lowercase().contains("rate"), "flood: {reason}");
+    assert!(
+        reason.to_lowercase().contains("flood") || reason.to_lowercase().contains("rate"),
+        "flood: {reason}"
+    );
 
     // Unknown events are counted and ignored: the call still works.
     let (mut s, mut frames) = started("CAbad0004");
-    frames.insert(1, Message::text(r#"{"event":"something-new","sequenceNumber":"1"}"#));
+    frames.insert(
+        1,
+        Message::text(r#"{"event":"something-new","sequenceNumber":"1"}"#),
+    );
     let mut ws = open_socket(&app).await;
     for f in frames {
         ws.send(f).await.unwrap();
@@ -92,14 +125,36 @@ async fn every_kind_of_bad_frame_closes_only_its_socket() {
     assert!(got_audio, "the greeting plays despite the unknown event");
     let _ = ws.send(Message::text(s.stop())).await;
 
-    let metrics = http().get(format!("{}/metrics", app.base_url())).send().await.unwrap().text().await.unwrap();
+    let metrics = http()
+        .get(format!("{}/metrics", app.base_url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> u64 {
-        metrics.lines().find(|l| l.starts_with(name)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     };
-    assert!(value("switchboard_ws_closed_bad_input_total") >= 5, "{metrics}");
+    assert!(
+        value("switchboard_ws_closed_bad_input_total") >= 5,
+        "{metrics}"
+    );
     assert!(value("switchboard_ws_closed_flood_total") >= 1, "{metrics}");
-    assert!(value("switchboard_ws_unknown_events_total") >= 1, "{metrics}");
-    let health = http().get(format!("{}/health", app.base_url())).send().await.unwrap();
+    assert!(
+        value("switchboard_ws_unknown_events_total") >= 1,
+        "{metrics}"
+    );
+    let health = http()
+        .get(format!("{}/health", app.base_url()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200, "the engine is still serving");
     app.shutdown(Duration::from_secs(2)).await;
 }

@@ -13,7 +13,12 @@ async fn unsigned_or_forged_requests_are_refused() {
     let app = start("security", quick).await;
     let form = [("CallSid", "CAsec0001"), ("From", "+15550001111")];
 
-    let unsigned = http().post(format!("{}/twilio/voice", app.base_url())).form(&form).send().await.unwrap();
+    let unsigned = http()
+        .post(format!("{}/twilio/voice", app.base_url()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(unsigned.status(), 403);
     let forged = http()
         .post(format!("{}/twilio/voice", app.base_url()))
@@ -25,9 +30,15 @@ async fn unsigned_or_forged_requests_are_refused() {
     assert_eq!(forged.status(), 403);
     let (status, twiml) = voice_webhook(&app, "CAsec0001").await;
     assert_eq!(status, 200);
-    assert!(twiml.contains("wss://") && twiml.contains("name=\"token\""), "{twiml}");
+    assert!(
+        twiml.contains("wss://") && twiml.contains("name=\"token\""),
+        "{twiml}"
+    );
 
-    assert!(try_open_socket(&app, false).await.is_err(), "unsigned upgrade refused");
+    assert!(
+        try_open_socket(&app, false).await.is_err(),
+        "unsigned upgrade refused"
+    );
 
     // A signed socket with a forged per-call token is closed at `start`.
     let mut ws = open_socket(&app).await;
@@ -48,7 +59,12 @@ async fn unsigned_or_forged_requests_are_refused() {
     .expect("closed");
     assert!(closed.to_lowercase().contains("token"), "{closed}");
 
-    let status_cb = http().post(format!("{}/twilio/status", app.base_url())).form(&[("CallSid", "CAsec0001"), ("CallStatus", "completed")]).send().await.unwrap();
+    let status_cb = http()
+        .post(format!("{}/twilio/status", app.base_url()))
+        .form(&[("CallSid", "CAsec0001"), ("CallStatus", "completed")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(status_cb.status(), 403, "status callbacks are signed too");
     app.shutdown(Duration::from_secs(2)).await;
 }

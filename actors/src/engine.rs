@@ -11,7 +11,9 @@ use crate::providers::{Chat, Stt, Tts};
 use crate::router::{Router, RouterArgs, RouterConfig, RouterMsg};
 use crate::slot::Slot;
 use crate::store::Store;
-use crate::supervisor::{CallCounters, CallSupervisor, RestartPolicy, SupervisorArgs, SupervisorMsg};
+use crate::supervisor::{
+    CallCounters, CallSupervisor, RestartPolicy, SupervisorArgs, SupervisorMsg,
+};
 use crate::trace_sink::{TraceSink, TraceSinkArgs, TraceSinkMsg};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use std::collections::{HashMap, VecDeque};
@@ -115,20 +117,34 @@ impl Actor for Engine {
     type State = EngineState;
     type Arguments = (EngineArgs, Slots);
 
-    async fn pre_start(&self, myself: ActorRef<EngineMsg>, (args, slots): Self::Arguments) -> Result<EngineState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<EngineMsg>,
+        (args, slots): Self::Arguments,
+    ) -> Result<EngineState, ActorProcessingErr> {
         let mut state = EngineState {
             args,
             slots,
             children: HashMap::new(),
             failures: HashMap::new(),
         };
-        for child in [Child::TraceSink, Child::LlmPool, Child::Router, Child::Calls] {
+        for child in [
+            Child::TraceSink,
+            Child::LlmPool,
+            Child::Router,
+            Child::Calls,
+        ] {
             spawn_child(&myself, &mut state, child).await?;
         }
         Ok(state)
     }
 
-    async fn handle(&self, _: ActorRef<EngineMsg>, msg: EngineMsg, _: &mut EngineState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<EngineMsg>,
+        msg: EngineMsg,
+        _: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             EngineMsg::Ping(reply) => {
                 let _ = reply.send(());
@@ -140,11 +156,17 @@ impl Actor for Engine {
     /// Children stop before the engine is gone: calls first, then the
     /// router and pool, and the trace sink last, drained so every event it
     /// was sent is written.
-    async fn post_stop(&self, _: ActorRef<EngineMsg>, state: &mut EngineState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _: ActorRef<EngineMsg>,
+        state: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
         let wait = Some(std::time::Duration::from_secs(5));
         state.children.clear(); // exits from here on are not failures
         if let Some(calls) = state.slots.supervisor.get() {
-            let _ = calls.stop_and_wait(Some("engine stopping".to_owned()), wait).await;
+            let _ = calls
+                .stop_and_wait(Some("engine stopping".to_owned()), wait)
+                .await;
         }
         if let Some(router) = state.slots.router.get() {
             let _ = router.stop_and_wait(None, wait).await;
@@ -162,10 +184,17 @@ impl Actor for Engine {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<EngineMsg>, evt: SupervisionEvent, state: &mut EngineState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<EngineMsg>,
+        evt: SupervisionEvent,
+        state: &mut EngineState,
+    ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, err.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, reason.unwrap_or_else(|| "stopped".to_owned())),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "stopped".to_owned()))
+            }
             _ => return Ok(()),
         };
         let Some(child) = state.children.remove(&cell.get_id()) else {
@@ -183,7 +212,11 @@ impl Actor for Engine {
     }
 }
 
-async fn spawn_child(myself: &ActorRef<EngineMsg>, state: &mut EngineState, child: Child) -> Result<(), ActorProcessingErr> {
+async fn spawn_child(
+    myself: &ActorRef<EngineMsg>,
+    state: &mut EngineState,
+    child: Child,
+) -> Result<(), ActorProcessingErr> {
     let a = &state.args;
     let h = &state.slots;
     let sup = myself.get_cell();

@@ -5,14 +5,14 @@
 //! here knows about HTTP; `codecs` knows nothing about calls.
 
 pub mod call;
+pub mod engine;
+pub mod events;
 pub mod ids;
 pub mod llm_pool;
 pub mod providers;
 pub mod router;
-pub mod trace;
-pub mod engine;
-pub mod events;
 pub mod slot;
 pub mod store;
 pub mod supervisor;
+pub mod trace;
 pub mod trace_sink;

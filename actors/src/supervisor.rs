@@ -8,8 +8,8 @@
 //! policy itself is the plain [`RestartPolicy`] below.
 
 use crate::call::{
-    CallActor, CallArgs, CallDeps, CallMsg, CallSnapshot, CallStart, Checkpoint, LiveEvent, Outbound, StartInfo,
-    TransportTx,
+    CallActor, CallArgs, CallDeps, CallMsg, CallSnapshot, CallStart, Checkpoint, LiveEvent,
+    Outbound, StartInfo, TransportTx,
 };
 use crate::ids::CallSid;
 use crate::slot::Slot;
@@ -41,7 +41,10 @@ impl RestartPolicy {
     /// Record a failure at `now` in `history`; true when a restart is allowed.
     pub fn allow(&self, history: &mut VecDeque<Instant>, now: Instant) -> bool {
         let window = Duration::from_secs(self.window_secs);
-        while history.front().is_some_and(|t| now.duration_since(*t) > window) {
+        while history
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
             history.pop_front();
         }
         if history.len() >= self.max_restarts {
@@ -133,7 +136,11 @@ impl Actor for CallSupervisor {
     type State = SupervisorState;
     type Arguments = SupervisorArgs;
 
-    async fn pre_start(&self, _: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _: ActorRef<SupervisorMsg>,
+        args: SupervisorArgs,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
         Ok(SupervisorState {
             args,
             calls: HashMap::new(),
@@ -143,11 +150,24 @@ impl Actor for CallSupervisor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<SupervisorMsg>, msg: SupervisorMsg, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        msg: SupervisorMsg,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
-            SupervisorMsg::Admit { start, transport, reply } => {
+            SupervisorMsg::Admit {
+                start,
+                transport,
+                reply,
+            } => {
                 let result = admit(&myself, state, start, transport).await;
-                let counter = if result.is_ok() { &state.args.counters.admitted } else { &state.args.counters.rejected };
+                let counter = if result.is_ok() {
+                    &state.args.counters.admitted
+                } else {
+                    &state.args.counters.rejected
+                };
                 counter.fetch_add(1, Ordering::Relaxed);
                 // Ignored: the transport gave up (socket closed) meanwhile;
                 // the call actor then gets Stop from the closed socket path.
@@ -177,7 +197,9 @@ impl Actor for CallSupervisor {
             SupervisorMsg::DrainDeadline => {
                 let left = state.calls.len();
                 for entry in state.calls.values() {
-                    let _ = entry.transport.send(Outbound::Close { reason: "engine shutting down".to_owned() });
+                    let _ = entry.transport.send(Outbound::Close {
+                        reason: "engine shutting down".to_owned(),
+                    });
                 }
                 for w in state.drain_waiters.drain(..) {
                     let _ = w.send(left);
@@ -187,7 +209,12 @@ impl Actor for CallSupervisor {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<SupervisorMsg>, evt: SupervisionEvent, state: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        evt: SupervisionEvent,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         match evt {
             SupervisionEvent::ActorFailed(cell, err) => {
                 let Some(sid) = state.by_actor.remove(&cell.get_id()) else {
@@ -222,7 +249,12 @@ impl Actor for CallSupervisor {
     }
 }
 
-async fn admit(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, start: Box<StartInfo>, transport: TransportTx) -> Result<Slot<CallMsg>, AdmitError> {
+async fn admit(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    start: Box<StartInfo>,
+    transport: TransportTx,
+) -> Result<Slot<CallMsg>, AdmitError> {
     if state.draining {
         return Err(AdmitError::Draining);
     }
@@ -259,8 +291,15 @@ async fn admit(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, st
     Ok(link)
 }
 
-async fn restart(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, sid: CallSid, reason: String) {
-    let Some(entry) = state.calls.get_mut(&sid) else { return };
+async fn restart(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    sid: CallSid,
+    reason: String,
+) {
+    let Some(entry) = state.calls.get_mut(&sid) else {
+        return;
+    };
     let Some(checkpoint) = entry.checkpoint.clone() else {
         // Failed before its first checkpoint: nothing to resume from.
         give_up(state, &sid, "call actor failed before its first checkpoint");
@@ -280,18 +319,25 @@ async fn restart(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState, 
         transport: entry.transport.clone(),
         supervisor: myself.clone(),
     };
-    state.args.counters.restarts.fetch_add(1, Ordering::Relaxed);
     match Actor::spawn_linked(None, CallActor, args, myself.get_cell()).await {
         Ok((actor, _)) => {
             entry.link.set(Some(actor.clone()));
+            state.args.counters.restarts.fetch_add(1, Ordering::Relaxed);
             entry.actor = actor.get_id();
             state.by_actor.insert(actor.get_id(), sid.clone());
-            let tenant = entry.checkpoint.as_ref().map(|c| c.start.tenant.clone()).unwrap_or_default();
-            state.args.deps.events.publish(&tenant, LiveEvent::ActorRestarted {
-                call_id: sid.clone(),
-                attempt,
-                reason,
-            });
+            let tenant = entry
+                .checkpoint
+                .as_ref()
+                .map(|c| c.start.tenant.clone())
+                .unwrap_or_default();
+            state.args.deps.events.publish(
+                &tenant,
+                LiveEvent::ActorRestarted {
+                    call_id: sid.clone(),
+                    attempt,
+                    reason,
+                },
+            );
             if !allowed {
                 state.args.counters.gave_up.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(call = %sid, "too many restarts; ending the call politely");
@@ -305,7 +351,9 @@ fn give_up(state: &mut SupervisorState, sid: &CallSid, why: &str) {
     tracing::error!(call = %sid, "{why}");
     if let Some(entry) = state.calls.remove(sid) {
         entry.link.set(None);
-        let _ = entry.transport.send(Outbound::Close { reason: why.to_owned() });
+        let _ = entry.transport.send(Outbound::Close {
+            reason: why.to_owned(),
+        });
         state.args.counters.active.fetch_sub(1, Ordering::Relaxed);
         state.args.counters.gave_up.fetch_add(1, Ordering::Relaxed);
     }

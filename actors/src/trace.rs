@@ -234,7 +234,12 @@ pub struct CallTrace {
 impl CallTrace {
     /// Recompute `stats` from the lists, as seed 000 does server-side.
     pub fn recompute_stats(&mut self) {
-        let tier = |n| self.turns.iter().filter(|t| t.ai_brain.tier_used == Some(n)).count() as u32;
+        let tier = |n| {
+            self.turns
+                .iter()
+                .filter(|t| t.ai_brain.tier_used == Some(n))
+                .count() as u32
+        };
         self.stats = TraceStats {
             total_turns: self.turns.len() as u32,
             tier1_hits: tier(1),
@@ -246,7 +251,8 @@ impl CallTrace {
                 .iter()
                 .filter(|t| t.flags.escalated_this_turn)
                 .count() as u32,
-            total_llm_cost_usd: self.llm_calls.iter().map(|c| c.cost_usd).sum(),
+            // `+ 0.0`: an empty f64 sum is -0.0, which would print as "-0".
+            total_llm_cost_usd: self.llm_calls.iter().map(|c| c.cost_usd).sum::<f64>() + 0.0,
             interruptions: self.interruptions.len() as u32,
             restarts: self.restarts.len() as u32,
         };
@@ -272,20 +278,52 @@ pub struct TraceEvent {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TraceKind {
-    CallStarted { caller: Option<String>, stream_sid: String },
+    CallStarted {
+        caller: Option<String>,
+        stream_sid: String,
+    },
     SpeechStarted,
     SpeechStopped,
-    Transcript { text: String, is_final: bool, confidence: f32 },
-    TurnCompleted { turn: Box<Turn> },
-    BargeIn { interruption: Interruption },
-    MarkSent { name: String, audio_ms: u64, text_offset: usize },
-    MarkEchoed { name: String },
+    Transcript {
+        text: String,
+        is_final: bool,
+        confidence: f32,
+    },
+    TurnCompleted {
+        turn: Box<Turn>,
+    },
+    BargeIn {
+        interruption: Interruption,
+    },
+    MarkSent {
+        name: String,
+        audio_ms: u64,
+        text_offset: usize,
+    },
+    MarkEchoed {
+        name: String,
+    },
     Clear,
-    Dtmf { digit: String },
-    LlmCall { call: LlmCallRecord },
-    Supervisor { action: SupervisorActionRecord },
-    Restarted { restart: RestartRecord },
-    Escalated { escalation: Escalation },
-    Note { message: String },
-    CallEnded { outcome: Outcome, reason: String },
+    Dtmf {
+        digit: String,
+    },
+    LlmCall {
+        call: LlmCallRecord,
+    },
+    Supervisor {
+        action: SupervisorActionRecord,
+    },
+    Restarted {
+        restart: RestartRecord,
+    },
+    Escalated {
+        escalation: Escalation,
+    },
+    Note {
+        message: String,
+    },
+    CallEnded {
+        outcome: Outcome,
+        reason: String,
+    },
 }

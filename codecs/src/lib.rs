@@ -16,3 +16,4 @@ pub mod pcm;
 pub mod resample;
 pub mod vad;
 mod vad_gate;
+mod vad_upsample;

@@ -55,6 +55,9 @@ fn per_call_audio_state_is_a_few_tens_of_kilobytes() {
             vad.push(&pcm[..160]);
         },
     );
-    println!("Vad: {bytes} heap bytes + {} inline", std::mem::size_of_val(&vad));
+    println!(
+        "Vad: {bytes} heap bytes + {} inline",
+        std::mem::size_of_val(&vad)
+    );
     assert!(bytes < 48 * 1024, "Vad: {bytes} bytes");
 }

@@ -28,7 +28,13 @@ struct EventsQuery {
     call: Option<String>,
 }
 
-async fn events(req: HttpRequest, body: web::Payload, caller: Caller, q: web::Query<EventsQuery>, state: web::Data<AppState>) -> actix_web::Result<HttpResponse> {
+async fn events(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    q: web::Query<EventsQuery>,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
     if let Err(resp) = caller.require(Role::Viewer) {
         return Ok(resp);
     }
@@ -74,14 +80,22 @@ async fn events(req: HttpRequest, body: web::Payload, caller: Caller, q: web::Qu
     Ok(response)
 }
 
-async fn listen(req: HttpRequest, body: web::Payload, caller: Caller, id: web::Path<String>, state: web::Data<AppState>) -> actix_web::Result<HttpResponse> {
+async fn listen(
+    req: HttpRequest,
+    body: web::Payload,
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
     if let Err(resp) = caller.require(Role::Supervisor) {
         return Ok(resp);
     }
     let Some(sup) = state.engine.supervisor.get() else {
         return Ok(HttpResponse::ServiceUnavailable().finish());
     };
-    let link = ractor::call_t!(sup, SupervisorMsg::Lookup, 2_000, CallSid::new(id.as_str())).ok().flatten();
+    let link = ractor::call_t!(sup, SupervisorMsg::Lookup, 2_000, CallSid::new(id.as_str()))
+        .ok()
+        .flatten();
     let Some(actor) = link.and_then(|l| l.get()) else {
         return Ok(HttpResponse::NotFound().json(serde_json::json!({"error": "no such live call"})));
     };

@@ -24,7 +24,11 @@ use tokio::sync::mpsc;
 /// Largest WebSocket message accepted (issue 3: frames over 64 KiB close).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-pub async fn media_socket(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> actix_web::Result<HttpResponse> {
+pub async fn media_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> actix_web::Result<HttpResponse> {
     if state.validating() && !upgrade_signature_ok(&req, &state) {
         Metrics::inc(&state.metrics.ws_rejected_total);
         Metrics::inc(&state.metrics.webhook_bad_signature_total);
@@ -50,7 +54,11 @@ fn upgrade_signature_ok(req: &HttpRequest, state: &AppState) -> bool {
     let Some(token) = state.twilio_auth_token.as_deref() else {
         return false;
     };
-    let Some(sig) = req.headers().get("x-twilio-signature").and_then(|v| v.to_str().ok()) else {
+    let Some(sig) = req
+        .headers()
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
     twilio::validate_ws_upgrade(token, &state.config.media_ws_url(), sig)
@@ -83,7 +91,9 @@ impl Transport {
             max_frame_bytes: MAX_FRAME_BYTES,
             rate_per_sec: t.ws_max_frames_per_sec,
             burst: t.ws_max_frames_per_sec,
-            token_secret: t.validate_signatures.then(|| std::sync::Arc::from(state.call_token_secret.as_slice())),
+            token_secret: t
+                .validate_signatures
+                .then(|| std::sync::Arc::from(state.call_token_secret.as_slice())),
         });
         Self {
             state,
@@ -118,20 +128,31 @@ impl Transport {
         self.finish(end).await;
     }
 
-    async fn on_frame(&mut self, frame: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>, tx: &mpsc::UnboundedSender<Outbound>) -> Result<(), End> {
+    async fn on_frame(
+        &mut self,
+        frame: Option<Result<AggregatedMessage, actix_ws::ProtocolError>>,
+        tx: &mpsc::UnboundedSender<Outbound>,
+    ) -> Result<(), End> {
         let m = &self.state.metrics;
         match frame {
             None | Some(Ok(AggregatedMessage::Close(_))) => Err(End::PeerClosed),
             Some(Err(e)) => {
                 let err = match e {
-                    actix_ws::ProtocolError::Overflow => twilio::FrameError::TooLarge { len: MAX_FRAME_BYTES + 1, max: MAX_FRAME_BYTES },
+                    actix_ws::ProtocolError::Overflow => twilio::FrameError::TooLarge {
+                        len: MAX_FRAME_BYTES + 1,
+                        max: MAX_FRAME_BYTES,
+                    },
                     other => twilio::FrameError::Protocol(other.to_string()),
                 };
                 Err(End::BadInput(err))
             }
-            Some(Ok(AggregatedMessage::Ping(bytes))) => self.session.pong(&bytes).await.map_err(|_| End::PeerClosed),
+            Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                self.session.pong(&bytes).await.map_err(|_| End::PeerClosed)
+            }
             Some(Ok(AggregatedMessage::Pong(_))) => Ok(()),
-            Some(Ok(AggregatedMessage::Binary(_))) => Err(End::BadInput(twilio::FrameError::BinaryFrame)),
+            Some(Ok(AggregatedMessage::Binary(_))) => {
+                Err(End::BadInput(twilio::FrameError::BinaryFrame))
+            }
             Some(Ok(AggregatedMessage::Text(text))) => {
                 Metrics::inc(&m.ws_frames_in_total);
                 let inbound = match self.guard.screen_text(Instant::now(), &text) {
@@ -147,7 +168,11 @@ impl Transport {
         }
     }
 
-    async fn on_inbound(&mut self, inbound: Inbound<'_>, tx: &mpsc::UnboundedSender<Outbound>) -> Result<(), End> {
+    async fn on_inbound(
+        &mut self,
+        inbound: Inbound<'_>,
+        tx: &mpsc::UnboundedSender<Outbound>,
+    ) -> Result<(), End> {
         let msg = match inbound {
             Inbound::Connected(_) | Inbound::Unknown { .. } => return Ok(()),
             Inbound::Start(start) => {
@@ -158,7 +183,9 @@ impl Transport {
             }
             Inbound::Media(media) => {
                 self.payload.clear();
-                media.decode_payload_into(&mut self.payload).map_err(End::BadInput)?;
+                media
+                    .decode_payload_into(&mut self.payload)
+                    .map_err(End::BadInput)?;
                 Metrics::inc(&self.state.metrics.ws_media_in_total);
                 CallMsg::Media {
                     timestamp_ms: media.timestamp_ms,
@@ -204,12 +231,24 @@ impl Transport {
         })
     }
 
-    async fn admit(&self, info: StartInfo, tx: mpsc::UnboundedSender<Outbound>) -> Result<Slot<CallMsg>, End> {
+    async fn admit(
+        &self,
+        info: StartInfo,
+        tx: mpsc::UnboundedSender<Outbound>,
+    ) -> Result<Slot<CallMsg>, End> {
         let Some(supervisor) = self.state.engine.supervisor.get() else {
             return Err(End::Engine("engine not running".to_owned()));
         };
         let start = Box::new(info);
-        let result = ractor::call_t!(supervisor, |reply| SupervisorMsg::Admit { start, transport: tx, reply }, 5_000);
+        let result = ractor::call_t!(
+            supervisor,
+            |reply| SupervisorMsg::Admit {
+                start,
+                transport: tx,
+                reply
+            },
+            5_000
+        );
         match result {
             Ok(Ok(slot)) => Ok(slot),
             Ok(Err(e)) => {
@@ -229,23 +268,39 @@ impl Transport {
             Outbound::Close { reason } => return Err(End::Engine(reason)),
         }
         Metrics::inc(&self.state.metrics.ws_frames_out_total);
-        self.session.text(self.out.clone()).await.map_err(|_| End::PeerClosed)
+        self.session
+            .text(self.out.clone())
+            .await
+            .map_err(|_| End::PeerClosed)
     }
 
     async fn finish(self, end: End) {
         let m = &self.state.metrics;
         let reason = match &end {
             End::PeerClosed => None,
-            End::Engine(why) => Some(CloseReason { code: CloseCode::Normal, description: Some(why.clone()) }),
+            End::Engine(why) => Some(CloseReason {
+                code: CloseCode::Normal,
+                description: Some(why.clone()),
+            }),
             End::Idle => {
                 Metrics::inc(&m.ws_closed_idle_total);
-                Some(CloseReason { code: CloseCode::Away, description: Some("idle timeout".to_owned()) })
+                Some(CloseReason {
+                    code: CloseCode::Away,
+                    description: Some("idle timeout".to_owned()),
+                })
             }
             End::BadInput(err) => {
-                let counter = if matches!(err, twilio::FrameError::Flood { .. }) { &m.ws_closed_flood_total } else { &m.ws_closed_bad_input_total };
+                let counter = if matches!(err, twilio::FrameError::Flood { .. }) {
+                    &m.ws_closed_flood_total
+                } else {
+                    &m.ws_closed_bad_input_total
+                };
                 Metrics::inc(counter);
                 tracing::warn!(stream = %self.stream_sid, "closing media socket: {err}");
-                Some(CloseReason { code: CloseCode::from(err.close_code()), description: Some(err.close_reason()) })
+                Some(CloseReason {
+                    code: CloseCode::from(err.close_code()),
+                    description: Some(err.close_reason()),
+                })
             }
         };
         // The caller is gone (or we are hanging up): the call ends either way.

@@ -6,12 +6,12 @@
 pub mod auth;
 pub mod calls_api;
 pub mod interactions;
-pub mod trace_ingest;
 pub mod live;
 pub mod media;
 pub mod ops;
 pub mod state;
 pub mod supervise;
+pub mod trace_ingest;
 pub mod traces;
 pub mod twilio_hooks;
 

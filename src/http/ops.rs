@@ -7,7 +7,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::atomic::Ordering;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health)).route("/metrics", web::get().to(metrics));
+    cfg.route("/health", web::get().to(health))
+        .route("/metrics", web::get().to(metrics));
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
@@ -41,11 +42,43 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let mut out = String::with_capacity(4096);
     state.metrics.render_into(&mut out);
     let c = &state.engine.counters;
-    gauge(&mut out, "active_calls", "Calls with a live call actor", c.active.load(Ordering::Relaxed));
-    gauge(&mut out, "calls_admitted", "Calls admitted since start", c.admitted.load(Ordering::Relaxed));
-    gauge(&mut out, "calls_rejected", "Calls refused at admission", c.rejected.load(Ordering::Relaxed));
-    gauge(&mut out, "call_actor_restarts", "Call actor restarts", c.restarts.load(Ordering::Relaxed));
-    gauge(&mut out, "call_restart_give_ups", "Calls ended after too many restarts", c.gave_up.load(Ordering::Relaxed));
-    gauge(&mut out, "live_event_subscribers", "Open /ws/events subscribers", state.engine.events.subscribers());
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(out)
+    gauge(
+        &mut out,
+        "active_calls",
+        "Calls with a live call actor",
+        c.active.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "calls_admitted",
+        "Calls admitted since start",
+        c.admitted.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "calls_rejected",
+        "Calls refused at admission",
+        c.rejected.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "call_actor_restarts",
+        "Call actor restarts",
+        c.restarts.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "call_restart_give_ups",
+        "Calls ended after too many restarts",
+        c.gave_up.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "live_event_subscribers",
+        "Open /ws/events subscribers",
+        state.engine.events.subscribers(),
+    );
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(out)
 }

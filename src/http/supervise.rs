@@ -15,7 +15,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/api/v1/calls/{id}/intervene", web::post().to(intervene))
         .route("/api/v1/calls/{id}/escalate", web::post().to(escalate))
         .route("/api/v1/calls/{id}/end", web::post().to(end))
-        .route("/api/v1/calls/{id}/debug/panic", web::post().to(debug_panic));
+        .route(
+            "/api/v1/calls/{id}/debug/panic",
+            web::post().to(debug_panic),
+        );
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,16 +64,28 @@ fn intervene_command(body: InterveneBody) -> Result<SupervisorCommand, HttpRespo
             .ok_or_else(|| bad_request(format!("mode {} needs a non-empty text", body.mode)))
     };
     Ok(match body.mode.as_str() {
-        "say" => SupervisorCommand::Say { text: text()?, now: body.now },
+        "say" => SupervisorCommand::Say {
+            text: text()?,
+            now: body.now,
+        },
         "instruct" => SupervisorCommand::Instruct { text: text()? },
         "pause" => SupervisorCommand::Pause,
         "resume" => SupervisorCommand::Resume,
         "takeover" => SupervisorCommand::Takeover,
-        other => return Err(bad_request(format!("unknown mode {other:?}; use say, instruct, pause, resume or takeover"))),
+        other => {
+            return Err(bad_request(format!(
+                "unknown mode {other:?}; use say, instruct, pause, resume or takeover"
+            )))
+        }
     })
 }
 
-async fn intervene(caller: Caller, id: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+async fn intervene(
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let command = match parse::<InterveneBody>(&body).and_then(intervene_command) {
         Ok(c) => c,
         Err(resp) => return resp,
@@ -78,16 +93,35 @@ async fn intervene(caller: Caller, id: web::Path<String>, body: web::Bytes, stat
     act(caller, &id, command, &state).await
 }
 
-async fn escalate(caller: Caller, id: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+async fn escalate(
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let body = match parse::<EscalateBody>(&body) {
         Ok(b) if !b.target.trim().is_empty() => b,
         Ok(_) => return bad_request("target must not be empty"),
         Err(resp) => return resp,
     };
-    act(caller, &id, SupervisorCommand::Escalate { target: body.target, reason: body.reason }, &state).await
+    act(
+        caller,
+        &id,
+        SupervisorCommand::Escalate {
+            target: body.target,
+            reason: body.reason,
+        },
+        &state,
+    )
+    .await
 }
 
-async fn end(caller: Caller, id: web::Path<String>, body: web::Bytes, state: web::Data<AppState>) -> HttpResponse {
+async fn end(
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     let body = if body.is_empty() {
         EndBody::default()
     } else {
@@ -96,11 +130,23 @@ async fn end(caller: Caller, id: web::Path<String>, body: web::Bytes, state: web
             Err(resp) => return resp,
         }
     };
-    act(caller, &id, SupervisorCommand::End { reason: body.reason }, &state).await
+    act(
+        caller,
+        &id,
+        SupervisorCommand::End {
+            reason: body.reason,
+        },
+        &state,
+    )
+    .await
 }
 
 /// Fault injection for the restart tests; 404 unless `engine.debug_routes`.
-async fn debug_panic(caller: Caller, id: web::Path<String>, state: web::Data<AppState>) -> HttpResponse {
+async fn debug_panic(
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> HttpResponse {
     if !state.config.engine.debug_routes {
         return HttpResponse::NotFound().finish();
     }
@@ -110,7 +156,8 @@ async fn debug_panic(caller: Caller, id: web::Path<String>, state: web::Data<App
     match lookup(&state, &id).await {
         Some(link) => {
             let _ = link.cast(CallMsg::Crash);
-            HttpResponse::Accepted().json(serde_json::json!({ "callId": id.as_str(), "injected": "panic" }))
+            HttpResponse::Accepted()
+                .json(serde_json::json!({ "callId": id.as_str(), "injected": "panic" }))
         }
         None => HttpResponse::NotFound().json(serde_json::json!({ "error": "no such live call" })),
     }
@@ -118,31 +165,51 @@ async fn debug_panic(caller: Caller, id: web::Path<String>, state: web::Data<App
 
 async fn lookup(state: &AppState, id: &str) -> Option<switchboard_actors::slot::Slot<CallMsg>> {
     let sup = state.engine.supervisor.get()?;
-    ractor::call_t!(sup, SupervisorMsg::Lookup, 2_000, CallSid::new(id)).ok().flatten()
+    ractor::call_t!(sup, SupervisorMsg::Lookup, 2_000, CallSid::new(id))
+        .ok()
+        .flatten()
 }
 
-async fn act(caller: Caller, id: &str, command: SupervisorCommand, state: &AppState) -> HttpResponse {
+async fn act(
+    caller: Caller,
+    id: &str,
+    command: SupervisorCommand,
+    state: &AppState,
+) -> HttpResponse {
     if let Err(resp) = caller.require(Role::Supervisor) {
         return resp;
     }
-    let stored = state.engine.store.get_trace(&CallSid::new(id)).ok().flatten();
+    let stored = state
+        .engine
+        .store
+        .get_trace(&CallSid::new(id))
+        .ok()
+        .flatten();
     if let (Some(company), Some(trace)) = (&caller.company, &stored) {
         if &trace.company_id != company {
-            return HttpResponse::Forbidden().json(serde_json::json!({ "error": "call belongs to another tenant" }));
+            return HttpResponse::Forbidden()
+                .json(serde_json::json!({ "error": "call belongs to another tenant" }));
         }
     }
     let Some(link) = lookup(state, id).await else {
         return match stored {
-            Some(_) => HttpResponse::Conflict().json(serde_json::json!({ "error": "call has ended", "callId": id })),
-            None => HttpResponse::NotFound().json(serde_json::json!({ "error": "unknown call", "callId": id })),
+            Some(_) => HttpResponse::Conflict()
+                .json(serde_json::json!({ "error": "call has ended", "callId": id })),
+            None => HttpResponse::NotFound()
+                .json(serde_json::json!({ "error": "unknown call", "callId": id })),
         };
     };
     let Some(actor) = link.get() else {
-        return HttpResponse::Conflict().json(serde_json::json!({ "error": "call is ending", "callId": id }));
+        return HttpResponse::Conflict()
+            .json(serde_json::json!({ "error": "call is ending", "callId": id }));
     };
-    let cmd = Command { who: caller.key_name.clone(), command };
+    let cmd = Command {
+        who: caller.key_name.clone(),
+        command,
+    };
     match ractor::call_t!(actor, CallMsg::Command, 5_000, cmd) {
         Ok(snapshot) => HttpResponse::Ok().json(snapshot),
-        Err(e) => HttpResponse::Conflict().json(serde_json::json!({ "error": format!("call did not take the command: {e}") })),
+        Err(e) => HttpResponse::Conflict()
+            .json(serde_json::json!({ "error": format!("call did not take the command: {e}") })),
     }
 }

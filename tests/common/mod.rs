@@ -25,7 +25,11 @@ pub const VIEWER_KEY: &str = "viewer-secret-key-123";
 
 /// A fresh store directory under the system temp dir.
 pub fn temp_store(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-e2e-{name}-{}-{}", std::process::id(), fastrand::u64(..)));
+    let dir = std::env::temp_dir().join(format!(
+        "switchboard-e2e-{name}-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -34,13 +38,23 @@ pub fn temp_store(name: &str) -> PathBuf {
 /// known token, three API keys, a temp store. `tweak` adjusts the rest.
 pub fn test_config(name: &str, tweak: impl FnOnce(&mut Config)) -> Config {
     let env = vec![
-        ("SWITCHBOARD__SERVER__BIND".to_owned(), "127.0.0.1:0".to_owned()),
-        ("SWITCHBOARD__ENGINE__DEBUG_ROUTES".to_owned(), "true".to_owned()),
+        (
+            "SWITCHBOARD__SERVER__BIND".to_owned(),
+            "127.0.0.1:0".to_owned(),
+        ),
+        (
+            "SWITCHBOARD__ENGINE__DEBUG_ROUTES".to_owned(),
+            "true".to_owned(),
+        ),
     ];
     let mut config = Config::load(None, env).expect("test config is valid");
     config.store.path = temp_store(name);
-    config.router.scenarios_dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config/scenarios"));
-    config.providers.mock.stt.fixtures_dir = Some(PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures")));
+    config.router.scenarios_dir =
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/config/scenarios"));
+    config.providers.mock.stt.fixtures_dir = Some(PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures"
+    )));
     tweak(&mut config);
     config
 }
@@ -61,14 +75,19 @@ fn set_env_once() {
         std::env::set_var("TWILIO_AUTH_TOKEN", AUTH_TOKEN);
         std::env::set_var(
             "SWITCHBOARD_API_KEYS",
-            format!("ops:admin:{ADMIN_KEY},sup:supervisor:{SUPERVISOR_KEY},watcher:viewer:{VIEWER_KEY}"),
+            format!(
+                "ops:admin:{ADMIN_KEY},sup:supervisor:{SUPERVISOR_KEY},watcher:viewer:{VIEWER_KEY}"
+            ),
         );
     });
 }
 
 /// POST the voice webhook as Twilio would (signed). Returns status and body.
 pub async fn voice_webhook(app: &App, call_sid: &str) -> (u16, String) {
-    let url = format!("{}/twilio/voice", app.config.server.public_url.trim_end_matches('/'));
+    let url = format!(
+        "{}/twilio/voice",
+        app.config.server.public_url.trim_end_matches('/')
+    );
     let params = vec![
         ("CallSid".to_owned(), call_sid.to_owned()),
         ("AccountSid".to_owned(), "ACtest".to_owned()),
@@ -96,7 +115,11 @@ pub fn twiml_parameters(twiml: &str) -> BTreeMap<String, String> {
         let attr = |name: &str| {
             let start = part.find(&format!("{name}=\""))? + name.len() + 2;
             let end = part[start..].find('"')? + start;
-            Some(part[start..end].replace("&amp;", "&").replace("&quot;", "\""))
+            Some(
+                part[start..end]
+                    .replace("&amp;", "&")
+                    .replace("&quot;", "\""),
+            )
         };
         if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
             out.insert(n, v);
@@ -108,10 +131,22 @@ pub fn twiml_parameters(twiml: &str) -> BTreeMap<String, String> {
 /// One frame the phone received, with when it arrived.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Heard {
-    Media { bytes: usize, at: Instant },
-    Mark { name: String, at: Instant },
-    Clear { at: Instant },
-    Closed { code: Option<u16>, reason: String, at: Instant },
+    Media {
+        bytes: usize,
+        at: Instant,
+    },
+    Mark {
+        name: String,
+        at: Instant,
+    },
+    Clear {
+        at: Instant,
+    },
+    Closed {
+        code: Option<u16>,
+        reason: String,
+        at: Instant,
+    },
 }
 
 /// What the phone sends next, besides its steady 20 ms audio.
@@ -153,8 +188,21 @@ impl Phone {
         let heard = Arc::new(Mutex::new(Vec::new()));
         let echoed = Arc::new(Mutex::new(Vec::new()));
         let stream = TwilioStream::new("ACtest", call_sid, &format!("MZ{call_sid}"));
-        let task = tokio::spawn(run_phone(ws, stream, params, rx, heard.clone(), echoed.clone()));
-        Phone { call_sid: call_sid.to_owned(), tx, heard, echoed, task }
+        let task = tokio::spawn(run_phone(
+            ws,
+            stream,
+            params,
+            rx,
+            heard.clone(),
+            echoed.clone(),
+        ));
+        Phone {
+            call_sid: call_sid.to_owned(),
+            tx,
+            heard,
+            echoed,
+            task,
+        }
     }
 
     pub fn say(&self, ulaw: &[u8]) {
@@ -170,11 +218,22 @@ impl Phone {
     }
 
     pub fn media_bytes(&self) -> usize {
-        self.heard().iter().map(|h| if let Heard::Media { bytes, .. } = h { *bytes } else { 0 }).sum()
+        self.heard()
+            .iter()
+            .map(|h| {
+                if let Heard::Media { bytes, .. } = h {
+                    *bytes
+                } else {
+                    0
+                }
+            })
+            .sum()
     }
 
     pub fn closed(&self) -> Option<Heard> {
-        self.heard().into_iter().find(|h| matches!(h, Heard::Closed { .. }))
+        self.heard()
+            .into_iter()
+            .find(|h| matches!(h, Heard::Closed { .. }))
     }
 
     /// Wait until `pred` holds on what was heard, or panic after `limit`.
@@ -184,17 +243,28 @@ impl Phone {
             if pred(&self.heard()) {
                 return;
             }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}; heard {:?}", summary(&self.heard()));
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; heard {:?}",
+                summary(&self.heard())
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// Wait for bot audio, then for `quiet` without any: one whole reply.
     pub async fn wait_reply_done(&self, after: usize, quiet: Duration, limit: Duration) {
-        self.wait_for("bot audio", limit, |h| media_count(h) > after).await;
+        self.wait_for("bot audio", limit, |h| media_count(h) > after)
+            .await;
         let deadline = Instant::now() + limit;
         loop {
-            let last = self.heard().iter().rev().find_map(|h| if let Heard::Media { at, .. } = h { Some(*at) } else { None });
+            let last = self.heard().iter().rev().find_map(|h| {
+                if let Heard::Media { at, .. } = h {
+                    Some(*at)
+                } else {
+                    None
+                }
+            });
             if last.is_some_and(|t| t.elapsed() >= quiet) {
                 return;
             }
@@ -205,30 +275,48 @@ impl Phone {
 }
 
 pub fn media_count(h: &[Heard]) -> usize {
-    h.iter().filter(|h| matches!(h, Heard::Media { .. })).count()
+    h.iter()
+        .filter(|h| matches!(h, Heard::Media { .. }))
+        .count()
 }
 
 fn summary(h: &[Heard]) -> String {
     let media = media_count(h);
-    let rest: Vec<String> = h.iter().filter(|h| !matches!(h, Heard::Media { .. })).map(|h| format!("{h:?}")).take(20).collect();
+    let rest: Vec<String> = h
+        .iter()
+        .filter(|h| !matches!(h, Heard::Media { .. }))
+        .map(|h| format!("{h:?}"))
+        .take(20)
+        .collect();
     format!("{media} media frames; {rest:?}")
 }
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Connect to `/twilio/media` with the upgrade signed as Twilio signs it.
 pub async fn open_socket(app: &App) -> Ws {
-    try_open_socket(app, true).await.expect("media socket opens")
+    try_open_socket(app, true)
+        .await
+        .expect("media socket opens")
 }
 
-pub async fn try_open_socket(app: &App, sign: bool) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
+pub async fn try_open_socket(
+    app: &App,
+    sign: bool,
+) -> Result<Ws, tokio_tungstenite::tungstenite::Error> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut req = format!("ws://{}/twilio/media", app.addr).into_client_request()?;
     if sign {
         let sig = twilio::compute_signature(AUTH_TOKEN, &app.config.media_ws_url(), &[]);
-        req.headers_mut().insert("x-twilio-signature", sig.parse().expect("base64 is a valid header"));
+        req.headers_mut().insert(
+            "x-twilio-signature",
+            sig.parse().expect("base64 is a valid header"),
+        );
     }
-    tokio_tungstenite::connect_async(req).await.map(|(ws, _)| ws)
+    tokio_tungstenite::connect_async(req)
+        .await
+        .map(|(ws, _)| ws)
 }
 
 async fn run_phone(
@@ -240,7 +328,9 @@ async fn run_phone(
     echoed: Arc<Mutex<Vec<String>>>,
 ) {
     let start = Instant::now();
-    if ws.send(Message::text(stream.connected())).await.is_err() || ws.send(Message::text(stream.start(params))).await.is_err() {
+    if ws.send(Message::text(stream.connected())).await.is_err()
+        || ws.send(Message::text(stream.start(params))).await.is_err()
+    {
         return;
     }
     let mut speech: std::collections::VecDeque<u8> = Default::default();
@@ -248,15 +338,19 @@ async fn run_phone(
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut sent_frames = 0u64;
+    let mut hung_up = false;
     let mut echoes = Vec::new();
     let mut payload = Vec::new();
     loop {
         tokio::select! {
-            _ = tick.tick() => {
+            _ = tick.tick(), if !hung_up => {
                 let frame: Vec<u8> = (0..160).map(|_| speech.pop_front().unwrap_or(0xFF)).collect();
                 let ts = sent_frames * 20;
                 sent_frames += 1;
-                if ws.send(Message::text(stream.media(ts, &frame))).await.is_err() { break; }
+                if let Err(e) = ws.send(Message::text(stream.media(ts, &frame))).await {
+                    heard.lock().unwrap().push(Heard::Closed { code: None, reason: format!("send failed: {e}"), at: Instant::now() });
+                    break;
+                }
                 echoes.clear();
                 playback.poll(Instant::now(), &mut echoes);
                 for e in echoes.drain(..) {
@@ -264,12 +358,13 @@ async fn run_phone(
                     if ws.send(Message::text(stream.mark(&e.name))).await.is_err() { break; }
                 }
             }
-            cmd = rx.recv() => match cmd {
+            cmd = rx.recv(), if !hung_up => match cmd {
                 Some(PhoneCmd::Say(ulaw)) => speech.extend(ulaw),
                 Some(PhoneCmd::Dtmf(d)) => { let _ = ws.send(Message::text(stream.dtmf(d))).await; }
                 Some(PhoneCmd::RawText(t)) => { let _ = ws.send(Message::text(t)).await; }
                 Some(PhoneCmd::RawBinary(b)) => { let _ = ws.send(Message::binary(b)).await; }
                 Some(PhoneCmd::HangUp) | None => {
+                    hung_up = true;
                     let _ = ws.send(Message::text(stream.stop())).await;
                     let _ = ws.close(None).await;
                     // Keep reading until the server closes, to see its frames.
@@ -329,8 +424,14 @@ async fn run_phone(
 /// Speech fixtures (8 kHz mu-law) by id.
 pub fn fixture(id: &str) -> Vec<u8> {
     let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures"));
-    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("utterances.json")).unwrap()).unwrap();
-    let entry = index["utterances"].as_array().unwrap().iter().find(|u| u["id"] == id).unwrap_or_else(|| panic!("no fixture {id}"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("utterances.json")).unwrap()).unwrap();
+    let entry = index["utterances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["id"] == id)
+        .unwrap_or_else(|| panic!("no fixture {id}"));
     std::fs::read(dir.join(entry["file"].as_str().unwrap())).unwrap()
 }
 
@@ -347,7 +448,12 @@ pub fn quick(config: &mut Config) {
 
 /// GET an admin route with the admin key, as JSON.
 pub async fn admin_get(app: &App, path: &str) -> (u16, serde_json::Value) {
-    let resp = http().get(format!("{}{path}", app.base_url())).bearer_auth(ADMIN_KEY).send().await.unwrap();
+    let resp = http()
+        .get(format!("{}{path}", app.base_url()))
+        .bearer_auth(ADMIN_KEY)
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or_default())
 }
@@ -360,7 +466,10 @@ pub async fn ended_trace(app: &App, call: &str) -> serde_json::Value {
         if status == 200 && v["status"] == "ended" {
             return v;
         }
-        assert!(Instant::now() < deadline, "no ended trace for {call}: {status} {v}");
+        assert!(
+            Instant::now() < deadline,
+            "no ended trace for {call}: {status} {v}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

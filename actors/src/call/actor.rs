@@ -11,7 +11,7 @@ use super::{Call, CallConfig, Checkpoint, Command, Input, Outbound, Output, Star
 use crate::events::EventHub;
 use crate::ids::CallSid;
 use crate::llm_pool::{CompletionJob, LlmEvent, LlmPoolMsg, Priority};
-use crate::providers::{EventSink, SttEvent, SttStream, StreamHandle, Stt, Tts, TtsEvent};
+use crate::providers::{EventSink, StreamHandle, Stt, SttEvent, SttStream, Tts, TtsEvent};
 use crate::router::{RouteDecision, RouterMsg};
 use crate::slot::Slot;
 use crate::supervisor::SupervisorMsg;
@@ -32,7 +32,11 @@ pub type TransportTx = mpsc::UnboundedSender<Outbound>;
 /// Hands a call to a human and hangs calls up through the telephony
 /// provider's REST API (Twilio in production, a mock in tests).
 pub trait Escalator: Send + Sync + 'static {
-    fn escalate(&self, call: &CallSid, escalation: &Escalation) -> BoxFuture<'static, Result<(), String>>;
+    fn escalate(
+        &self,
+        call: &CallSid,
+        escalation: &Escalation,
+    ) -> BoxFuture<'static, Result<(), String>>;
     fn hang_up(&self, call: &CallSid) -> BoxFuture<'static, Result<(), String>>;
 }
 
@@ -102,7 +106,7 @@ pub struct CallArgs {
     pub supervisor: ActorRef<SupervisorMsg>,
 }
 
-pub struct CallState {
+pub struct CallActorState {
     call: Call,
     deps: CallDeps,
     transport: TransportTx,
@@ -123,7 +127,10 @@ struct Timer {
 }
 
 pub enum CallMsg {
-    Media { timestamp_ms: u64, ulaw: Vec<u8> },
+    Media {
+        timestamp_ms: u64,
+        ulaw: Vec<u8>,
+    },
     Mark(String),
     Dtmf(char),
     /// Twilio `stop`, or the socket closed.
@@ -144,10 +151,14 @@ pub enum CallMsg {
 
 impl Actor for CallActor {
     type Msg = CallMsg;
-    type State = CallState;
+    type State = CallActorState;
     type Arguments = CallArgs;
 
-    async fn pre_start(&self, myself: ActorRef<CallMsg>, args: CallArgs) -> Result<CallState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<CallMsg>,
+        args: CallArgs,
+    ) -> Result<CallActorState, ActorProcessingErr> {
         let now = Instant::now();
         let (call, attempt, end_now) = match args.start {
             CallStart::Fresh(start) => {
@@ -155,14 +166,25 @@ impl Actor for CallActor {
                 call.handle_input(now, Input::Start(*start));
                 (call, 0, false)
             }
-            CallStart::Restore { checkpoint, reason, attempt, end_now } => {
-                let call = Call::restore(args.deps.config.clone(), *checkpoint, now, &reason, attempt);
+            CallStart::Restore {
+                mut checkpoint,
+                reason,
+                attempt,
+                end_now,
+            } => {
+                // Media kept flowing while the actor was down; the checkpoint
+                // may be older than the crash. Resume media time from the
+                // wall clock so timestamps after the restart are right.
+                let elapsed = (chrono::Utc::now() - checkpoint.start.started_at).num_milliseconds();
+                checkpoint.media_ms = checkpoint.media_ms.max(elapsed.max(0) as u64);
+                let call =
+                    Call::restore(args.deps.config.clone(), *checkpoint, now, &reason, attempt);
                 (call, attempt, end_now)
             }
         };
         let call_sid = call.call_sid().cloned().unwrap_or_default();
         let stt = args.deps.stt.open(&call_sid, sink(&myself, CallMsg::Stt));
-        let mut state = CallState {
+        let mut state = CallActorState {
             call,
             deps: args.deps,
             transport: args.transport,
@@ -186,19 +208,40 @@ impl Actor for CallActor {
         Ok(state)
     }
 
-    async fn post_start(&self, myself: ActorRef<CallMsg>, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+    async fn post_start(
+        &self,
+        myself: ActorRef<CallMsg>,
+        state: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
+        // The trace exists (status live) from the first moment of the call,
+        // so the API lists live calls and a crash leaves a record.
+        let _ = state
+            .deps
+            .trace_sink
+            .cast(TraceSinkMsg::Start(Box::new(state.call.trace().clone())));
         drive(&myself, state).await;
         checkpoint(state);
         Ok(())
     }
 
-    async fn handle(&self, myself: ActorRef<CallMsg>, msg: CallMsg, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<CallMsg>,
+        msg: CallMsg,
+        state: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
         let now = Instant::now();
         let call = &mut state.call;
         match msg {
             CallMsg::Media { timestamp_ms, ulaw } => {
                 tap(&state.tap, "inbound", &ulaw);
-                call.handle_input(now, Input::Media { timestamp_ms, ulaw: &ulaw });
+                call.handle_input(
+                    now,
+                    Input::Media {
+                        timestamp_ms,
+                        ulaw: &ulaw,
+                    },
+                );
             }
             CallMsg::Mark(name) => call.handle_input(now, Input::Mark { name: &name }),
             CallMsg::Dtmf(digit) => call.handle_input(now, Input::Dtmf { digit }),
@@ -242,7 +285,11 @@ impl Actor for CallActor {
         Ok(())
     }
 
-    async fn post_stop(&self, _myself: ActorRef<CallMsg>, state: &mut CallState) -> Result<(), ActorProcessingErr> {
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<CallMsg>,
+        state: &mut CallActorState,
+    ) -> Result<(), ActorProcessingErr> {
         state.stt.close();
         state.tts.clear(); // dropping the handles cancels synthesis
         Ok(())
@@ -263,12 +310,15 @@ fn tap(tap: &Option<broadcast::Sender<AudioFrame>>, track: &'static str, ulaw: &
     if let Some(tx) = tap {
         if tx.receiver_count() > 0 {
             // Ignored: a listener that left is not an error.
-            let _ = tx.send(AudioFrame { track, ulaw: Arc::from(ulaw) });
+            let _ = tx.send(AudioFrame {
+                track,
+                ulaw: Arc::from(ulaw),
+            });
         }
     }
 }
 
-fn snapshot(state: &CallState) -> CallSnapshot {
+fn snapshot(state: &CallActorState) -> CallSnapshot {
     CallSnapshot {
         call_id: state.call.call_sid().cloned().unwrap_or_default(),
         state: state.call.state().as_str().to_owned(),
@@ -277,20 +327,25 @@ fn snapshot(state: &CallState) -> CallSnapshot {
     }
 }
 
-fn checkpoint(state: &CallState) {
+fn checkpoint(state: &CallActorState) {
     if let Some(sid) = state.call.call_sid() {
         // Ignored: the supervisor is gone only during shutdown.
-        let _ = state
-            .supervisor
-            .cast(SupervisorMsg::Checkpoint(sid.clone(), Box::new(state.call.checkpoint())));
+        let _ = state.supervisor.cast(SupervisorMsg::Checkpoint(
+            sid.clone(),
+            Box::new(state.call.checkpoint()),
+        ));
     }
 }
 
 /// Drain the machine's outputs, then arm the next wake-up.
-async fn drive(myself: &ActorRef<CallMsg>, state: &mut CallState) {
+async fn drive(myself: &ActorRef<CallMsg>, state: &mut CallActorState) {
     let mut turn_done = false;
     while let Some(out) = state.call.poll_output() {
-        turn_done |= matches!(out, Output::Trace(TraceKind::TurnCompleted { .. }) | Output::Trace(TraceKind::Supervisor { .. }));
+        turn_done |= matches!(
+            out,
+            Output::Trace(TraceKind::TurnCompleted { .. })
+                | Output::Trace(TraceKind::Supervisor { .. })
+        );
         dispatch(myself, state, out).await;
     }
     if turn_done {
@@ -299,7 +354,7 @@ async fn drive(myself: &ActorRef<CallMsg>, state: &mut CallState) {
     arm_timer(myself, state);
 }
 
-async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallState, out: Output) {
+async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallActorState, out: Output) {
     let deps = &state.deps;
     let call_sid = state.call.call_sid().cloned().unwrap_or_default();
     match out {
@@ -339,7 +394,10 @@ async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallState, out: Output
             }
         }
         Output::LlmCancel { request_id } => {
-            let _ = deps.llm_pool.cast(LlmPoolMsg::Cancel { call: call_sid, request_id });
+            let _ = deps.llm_pool.cast(LlmPoolMsg::Cancel {
+                call: call_sid,
+                request_id,
+            });
         }
         Output::Tts(req) => {
             let id = req.id;
@@ -357,14 +415,24 @@ async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallState, out: Output
         Output::Escalate(esc) => {
             let escalator = deps.escalator.clone();
             let trace_sink = deps.trace_sink.clone();
-            let (company_id, media_ms) = (state.call.trace().company_id.clone(), state.call.media_ms());
+            let (company_id, media_ms) =
+                (state.call.trace().company_id.clone(), state.call.media_ms());
             tokio::spawn(async move {
                 let message = match escalator.escalate(&call_sid, &esc).await {
-                    Ok(()) => format!("telephony redirected the call to {}", esc.target.as_deref().unwrap_or("?")),
+                    Ok(()) => format!(
+                        "telephony redirected the call to {}",
+                        esc.target.as_deref().unwrap_or("?")
+                    ),
                     Err(e) => format!("escalation REST request failed: {e}"),
                 };
                 tracing::info!(call = %call_sid, "{message}");
-                let event = TraceEvent { call_id: call_sid, company_id, at: chrono::Utc::now(), media_ms, kind: TraceKind::Note { message } };
+                let event = TraceEvent {
+                    call_id: call_sid,
+                    company_id,
+                    at: chrono::Utc::now(),
+                    media_ms,
+                    kind: TraceKind::Note { message },
+                };
                 // Ignored: see send_trace.
                 let _ = trace_sink.cast(TraceSinkMsg::Event(event));
             });
@@ -382,7 +450,9 @@ async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallState, out: Output
             state.finished = true;
             let sink = deps.trace_sink.get();
             let confirmed = match sink {
-                Some(s) => ractor::call_t!(s, TraceSinkMsg::Finish, 5_000, trace).map_err(|e| e.to_string()).and_then(|r| r),
+                Some(s) => ractor::call_t!(s, TraceSinkMsg::Finish, 5_000, trace)
+                    .map_err(|e| e.to_string())
+                    .and_then(|r| r),
                 None => Err("trace sink not running".to_owned()),
             };
             if let Err(e) = confirmed {
@@ -393,7 +463,7 @@ async fn dispatch(myself: &ActorRef<CallMsg>, state: &mut CallState, out: Output
     }
 }
 
-fn send_trace(state: &CallState, kind: TraceKind) {
+fn send_trace(state: &CallActorState, kind: TraceKind) {
     let trace = state.call.trace();
     let event = TraceEvent {
         call_id: trace.call_id.clone(),
@@ -407,7 +477,7 @@ fn send_trace(state: &CallState, kind: TraceKind) {
     let _ = state.deps.trace_sink.cast(TraceSinkMsg::Event(event));
 }
 
-fn arm_timer(myself: &ActorRef<CallMsg>, state: &mut CallState) {
+fn arm_timer(myself: &ActorRef<CallMsg>, state: &mut CallActorState) {
     if state.finished {
         return;
     }
@@ -421,6 +491,7 @@ fn arm_timer(myself: &ActorRef<CallMsg>, state: &mut CallState) {
     state.timer.armed_for = Some(deadline);
     let generation = state.timer.generation;
     let delay = deadline.saturating_duration_since(Instant::now());
-    myself.send_after(delay.max(Duration::from_millis(1)), move || CallMsg::Timer(generation));
+    myself.send_after(delay.max(Duration::from_millis(1)), move || {
+        CallMsg::Timer(generation)
+    });
 }
-

@@ -3,10 +3,10 @@
 //! tests feed inputs by hand with virtual time.
 
 use crate::ids::{CallSid, StreamSid, TenantId};
+use crate::llm_pool::LlmEvent;
 use crate::providers::{ChatMessage, SttEvent, TtsEvent, TtsRequest};
 use crate::router::RouteDecision;
 use crate::trace::{CallTrace, Escalation, TraceKind, Turn};
-use crate::llm_pool::LlmEvent;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -32,18 +32,28 @@ pub struct StartInfo {
 pub enum SupervisorCommand {
     /// Speak `text`: `now` interrupts the bot (Twilio `clear`), otherwise it
     /// is queued after the current reply.
-    Say { text: String, now: bool },
+    Say {
+        text: String,
+        now: bool,
+    },
     /// Add a supervisor instruction to the LLM context for the rest of the call.
-    Instruct { text: String },
+    Instruct {
+        text: String,
+    },
     /// The AI stops answering; the caller hears `hold_text` then silence.
     Pause,
     Resume,
     /// The AI is muted for good; only `Say` speaks.
     Takeover,
     /// Tell the caller, then hand the call to `target` (number or agent).
-    Escalate { target: String, reason: String },
+    Escalate {
+        target: String,
+        reason: String,
+    },
     /// Polite goodbye, then hang up.
-    End { reason: Option<String> },
+    End {
+        reason: Option<String>,
+    },
 }
 
 /// A supervisor command with who sent it, for the trace.
@@ -58,10 +68,17 @@ pub struct Command {
 pub enum Input<'a> {
     Start(StartInfo),
     /// Inbound 8 kHz mu-law, usually 20 ms; `timestamp_ms` from Twilio.
-    Media { timestamp_ms: u64, ulaw: &'a [u8] },
+    Media {
+        timestamp_ms: u64,
+        ulaw: &'a [u8],
+    },
     /// Twilio echoed one of our marks.
-    Mark { name: &'a str },
-    Dtmf { digit: char },
+    Mark {
+        name: &'a str,
+    },
+    Dtmf {
+        digit: char,
+    },
     /// Twilio `stop`, or the socket closed.
     Stop,
     Stt(SttEvent),
@@ -80,7 +97,9 @@ pub enum Outbound {
     Clear,
     /// Close the socket (after the goodbye has played): ends the call when no
     /// TwiML verb follows `<Connect>`.
-    Close { reason: String },
+    Close {
+        reason: String,
+    },
 }
 
 /// A request for the router to pick what to say to `utterance`.
@@ -109,23 +128,53 @@ pub struct LlmRequest {
 #[serde(tag = "type")]
 pub enum LiveEvent {
     #[serde(rename = "call.started")]
-    CallStarted { call_id: CallSid, tenant: TenantId, caller: Option<String> },
+    CallStarted {
+        call_id: CallSid,
+        tenant: TenantId,
+        caller: Option<String>,
+    },
     #[serde(rename = "call.updated")]
     CallUpdated { call_id: CallSid, state: String },
     #[serde(rename = "call.ended")]
-    CallEnded { call_id: CallSid, outcome: String, reason: String },
+    CallEnded {
+        call_id: CallSid,
+        outcome: String,
+        reason: String,
+    },
     #[serde(rename = "interaction.added")]
-    InteractionAdded { call_id: CallSid, speaker: String, text: String, heard_text: Option<String> },
+    InteractionAdded {
+        call_id: CallSid,
+        speaker: String,
+        text: String,
+        heard_text: Option<String>,
+    },
     #[serde(rename = "barge_in")]
-    BargeIn { call_id: CallSid, heard_text: String, cut_text: String, reaction_ms: f64 },
+    BargeIn {
+        call_id: CallSid,
+        heard_text: String,
+        cut_text: String,
+        reaction_ms: f64,
+    },
     #[serde(rename = "escalation.triggered")]
-    EscalationTriggered { call_id: CallSid, trigger: String, target: Option<String> },
+    EscalationTriggered {
+        call_id: CallSid,
+        trigger: String,
+        target: Option<String>,
+    },
     #[serde(rename = "sentiment.changed")]
     SentimentChanged { call_id: CallSid, score: f32 },
     #[serde(rename = "supervisor.action")]
-    SupervisorAction { call_id: CallSid, who: String, action: String },
+    SupervisorAction {
+        call_id: CallSid,
+        who: String,
+        action: String,
+    },
     #[serde(rename = "actor.restarted")]
-    ActorRestarted { call_id: CallSid, attempt: u32, reason: String },
+    ActorRestarted {
+        call_id: CallSid,
+        attempt: u32,
+        reason: String,
+    },
 }
 
 impl LiveEvent {
@@ -154,15 +203,21 @@ pub enum Output {
     SttFinalize,
     Route(RouteRequest),
     Llm(LlmRequest),
-    LlmCancel { request_id: u64 },
+    LlmCancel {
+        request_id: u64,
+    },
     Tts(TtsRequest),
-    TtsCancel { id: u64 },
+    TtsCancel {
+        id: u64,
+    },
     Trace(TraceKind),
     Event(LiveEvent),
     /// Hand the call to a human: the actor calls Twilio REST with `<Dial>`.
     Escalate(Escalation),
     /// Hang up now (the socket is closed by an `Outbound::Close` before it).
-    Hangup { reason: String },
+    Hangup {
+        reason: String,
+    },
     /// The call is over: the final trace, to be confirmed by the sink
     /// before the actor stops.
     Finished(Box<CallTrace>),

@@ -18,8 +18,8 @@ mod sentiment;
 mod turn;
 
 pub use actor::{
-    AudioFrame, CallActor, CallArgs, CallDeps, CallMsg, CallSnapshot, CallStart, Escalator, NoEscalator,
-    TransportTx,
+    AudioFrame, CallActor, CallArgs, CallDeps, CallMsg, CallSnapshot, CallStart, Escalator,
+    NoEscalator, TransportTx,
 };
 pub use config::{CallConfig, EscalationConfig, VadSettings, VoicemailConfig};
 pub use io::{

@@ -123,6 +123,16 @@ impl Utterance {
     }
 }
 
+impl Utterance {
+    /// Said entirely over the bot's voice (the caller had stopped before the
+    /// bot did): a backchannel then was feedback on the bot's words.
+    pub fn ended_under_bot(&self) -> bool {
+        self.promoted_at
+            .zip(self.stopped)
+            .is_some_and(|(promoted, stopped)| stopped <= promoted)
+    }
+}
+
 /// A turn of the trace being filled in.
 #[derive(Debug)]
 pub struct TurnDraft {
@@ -181,15 +191,5 @@ mod tests {
         assert!(u.stt_complete);
         assert_eq!(u.text(), "I want to book a table");
         assert!((u.confidence().unwrap() - 0.7).abs() < 1e-6);
-    }
-}
-
-impl Utterance {
-    /// Said entirely over the bot's voice (the caller had stopped before the
-    /// bot did): a backchannel then was feedback on the bot's words.
-    pub fn ended_under_bot(&self) -> bool {
-        self.promoted_at
-            .zip(self.stopped)
-            .is_some_and(|(promoted, stopped)| stopped <= promoted)
     }
 }

@@ -25,7 +25,7 @@ mod write;
 
 pub use export::ExportFormat;
 pub use query::{Order, Page, TraceQuery};
-pub use retention::JanitorReport;
+pub use retention::{spawn_janitor, JanitorReport};
 pub use stats::{DailyStats, WindowStats};
 pub use summary::{DayAgg, TraceSummary};
 pub use system::{Severity, SystemEvent, SystemEventQuery};

@@ -97,3 +97,33 @@ impl Store {
         }
     }
 }
+
+/// Run the janitor every `every` (first run after one period) on tokio's
+/// blocking pool, in batches of `batch` traces, until the task is aborted.
+/// Start it from the engine's runtime; the handle aborts it on shutdown.
+pub fn spawn_janitor(
+    store: Store,
+    every: std::time::Duration,
+    batch: usize,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            let s = store.clone();
+            match tokio::task::spawn_blocking(move || s.janitor(Utc::now(), batch, false)).await {
+                Ok(Ok(r)) if r.traces + r.system_events > 0 => {
+                    tracing::info!(
+                        traces = r.traces,
+                        events = r.events,
+                        system_events = r.system_events,
+                        "retention janitor"
+                    );
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "retention janitor failed"),
+                Err(e) => tracing::warn!(error = %e, "retention janitor task failed"),
+            }
+        }
+    })
+}
