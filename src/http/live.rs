@@ -69,7 +69,7 @@ async fn events(
                     if session.text(text).await.is_err() { break; }
                 }
                 msg = incoming.next() => match msg {
-                    Some(Ok(actix_ws::Message::Ping(b))) => { if session.pong(&b).await.is_err() { break; } }
+                    Some(Ok(actix_ws::Message::Ping(b))) if session.pong(&b).await.is_err() => break,
                     Some(Ok(actix_ws::Message::Close(_))) | None | Some(Err(_)) => break,
                     _ => {}
                 }

@@ -3,6 +3,10 @@
 //! through the registry, is recorded in the trace by the call itself (who,
 //! what, when), and is answered with the resulting call state.
 
+// The error side of these helpers is the HTTP answer itself, built once per
+// request on a cold path; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use super::auth::{Caller, Role};
 use super::state::AppState;
 use actix_web::{web, HttpResponse};

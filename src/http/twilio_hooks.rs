@@ -3,6 +3,10 @@
 //! engine is full); `POST /twilio/status` records status callbacks.
 //! Both check `X-Twilio-Signature` unless explicitly switched off.
 
+// The error side of these helpers is the HTTP answer itself, built once per
+// request on a cold path; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use super::state::AppState;
 use crate::metrics::Metrics;
 use crate::twilio;
