@@ -32,15 +32,18 @@ fn odd_phase() -> [f32; TAPS] {
 #[derive(Clone, Debug)]
 pub(crate) struct HalfbandUpsampler {
     coeffs: [f32; TAPS],
-    /// The last `TAPS` input samples, oldest first.
-    history: [f32; TAPS],
+    /// The last `TAPS - 1` input samples (oldest first), then the current
+    /// push; one contiguous buffer so each output is a slice window.
+    buf: Vec<f32>,
 }
 
 impl HalfbandUpsampler {
     pub(crate) fn new() -> Self {
+        let mut buf = Vec::with_capacity(TAPS + 320);
+        buf.resize(TAPS - 1, 0.0);
         Self {
             coeffs: odd_phase(),
-            history: [0.0; TAPS],
+            buf,
         }
     }
 
@@ -50,27 +53,41 @@ impl HalfbandUpsampler {
     }
 
     pub(crate) fn reset(&mut self) {
-        self.history = [0.0; TAPS];
+        self.buf.clear();
+        self.buf.resize(TAPS - 1, 0.0);
     }
 
     /// Appends two output samples per input sample to `out`.
     pub(crate) fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
+        if input.iter().all(|&s| s == 0) && self.buf.iter().all(|&x| x == 0.0) {
+            // Digital silence on a silent history: exact zeros, no filtering.
+            out.resize(out.len() + 2 * input.len(), 0);
+            return;
+        }
+        self.buf.extend(input.iter().map(|&s| f32::from(s)));
         out.reserve(2 * input.len());
-        for &sample in input {
-            self.history.copy_within(1.., 0);
-            self.history[TAPS - 1] = f32::from(sample);
-            let odd: f32 = self
-                .history
-                .iter()
-                .zip(&self.coeffs)
-                .map(|(x, c)| x * c)
-                .sum();
-            let even = self.history[HALF - 1];
-            out.push(even as i16);
+        for window in self.buf.windows(TAPS) {
+            let odd = dot(window, &self.coeffs);
+            out.push(window[HALF - 1] as i16);
             // `as` saturates, so overshoot near full scale clips.
             out.push((odd + 0.5f32.copysign(odd)) as i16);
         }
+        let keep_from = self.buf.len() - (TAPS - 1);
+        self.buf.copy_within(keep_from.., 0);
+        self.buf.truncate(TAPS - 1);
     }
+}
+
+/// 16-tap dot product in four lanes, so the compiler can use SIMD.
+#[inline]
+fn dot(window: &[f32], coeffs: &[f32; TAPS]) -> f32 {
+    let mut lanes = [0f32; 4];
+    for (x, c) in window.chunks_exact(4).zip(coeffs.chunks_exact(4)) {
+        for l in 0..4 {
+            lanes[l] += x[l] * c[l];
+        }
+    }
+    (lanes[0] + lanes[1]) + (lanes[2] + lanes[3])
 }
 
 #[cfg(test)]
@@ -123,5 +140,32 @@ mod tests {
         assert_eq!(out, vec![0; 320]);
         up.process(&[i16::MAX; 33], &mut out);
         assert_eq!(out.len(), 320 + 66);
+        up.process(&[], &mut out);
+        up.process(&[0; 40], &mut out);
+        assert_eq!(out.len(), 320 + 66 + 80);
+        assert!(
+            out[386..].iter().any(|&s| s != 0),
+            "the filter tail rings out"
+        );
+        up.process(&[0; 40], &mut out);
+        assert!(
+            out[466..].iter().all(|&s| s == 0),
+            "zeros once the history is zeros"
+        );
+    }
+
+    #[test]
+    fn chunking_does_not_change_the_output() {
+        let input: Vec<i16> = (0..1000)
+            .map(|i| ((i * 7919) % 20000) as i16 - 10000)
+            .collect();
+        let mut whole = Vec::new();
+        HalfbandUpsampler::new().process(&input, &mut whole);
+        let mut up = HalfbandUpsampler::new();
+        let mut pieces = Vec::new();
+        for chunk in input.chunks(7) {
+            up.process(chunk, &mut pieces);
+        }
+        assert_eq!(whole, pieces);
     }
 }
