@@ -58,7 +58,10 @@ fn line_id(line: &str) -> Option<String> {
     let after = ["\"id\":", "id:", "id=", "\"scenarioId\":"]
         .iter()
         .find_map(|k| l.find(k).map(|p| &l[p + k.len()..]))
-        .or_else(|| l.strip_prefix("- ").filter(|rest| rest.contains(':')));
+        .or_else(|| {
+            l.strip_prefix("- ")
+                .filter(|rest| rest.contains(':') || rest.contains('|'))
+        });
     let id: String = after?
         .trim_start_matches([' ', '"', '`'])
         .chars()

@@ -49,7 +49,7 @@ impl CallUpdate {
     pub fn dial(number: &str) -> Self {
         CallUpdate::Twiml(format!(
             "<Response><Dial>{}</Dial></Response>",
-            xml_escape(number)
+            crate::twilio::twiml::escape_xml(number)
         ))
     }
 
@@ -243,22 +243,6 @@ fn api_error(status: u16, body: &str) -> TwilioRestError {
         message,
         more_info,
     }
-}
-
-/// Escapes text for an XML element body.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -24,7 +24,7 @@ pub fn build_request(
         system.push_str(&format!("- {} | {} | {}\n", s.id, s.name, s.description));
     }
     system.push_str(
-        "Answer with one JSON object and nothing else: \
+        "Respond with JSON: one object and nothing else, \
          {\"scenarioId\": \"<id or null>\", \"confidence\": <0..1>, \"rationale\": \"<short reason>\"}. \
          Use null when no scenario fits.",
     );
