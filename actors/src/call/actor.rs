@@ -290,6 +290,17 @@ impl Actor for CallActor {
         _myself: ActorRef<CallMsg>,
         state: &mut CallActorState,
     ) -> Result<(), ActorProcessingErr> {
+        if state.finished {
+            // The call's LLM costs are in its trace; the pool may drop its
+            // per-call totals. (Not after a crash: the restarted actor
+            // carries on with the same call.)
+            if let Some(sid) = state.call.call_sid() {
+                let _ = state
+                    .deps
+                    .llm_pool
+                    .cast(LlmPoolMsg::ForgetCall(sid.clone()));
+            }
+        }
         state.stt.close();
         state.tts.clear(); // dropping the handles cancels synthesis
         Ok(())
