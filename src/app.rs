@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_actors::call::{Escalator, NoEscalator};
 use switchboard_actors::engine::{Engine, EngineArgs, EngineHandle};
-use switchboard_actors::ids::CallSid;
+use switchboard_actors::ids::{CallSid, TenantId};
 use switchboard_actors::providers::{Chat, Stt, Tts};
 use switchboard_actors::store::Store;
 use switchboard_actors::trace::Escalation;
@@ -95,6 +95,13 @@ impl App {
             llm: config.llm.clone(),
             router: config.router.clone(),
             call: Arc::new(config.call.clone()),
+            tenant_calls: Arc::new(
+                config
+                    .tenant_calls
+                    .iter()
+                    .map(|(t, c)| (TenantId::new(t.as_str()), Arc::new(c.clone())))
+                    .collect(),
+            ),
             stt: providers.stt,
             tts: providers.tts,
             escalator: providers.escalator,

@@ -6,6 +6,7 @@
 //! names of the environment variables that hold them.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 use switchboard_actors::call::CallConfig;
 use switchboard_actors::llm_pool::LlmPoolConfig;
@@ -29,6 +30,21 @@ pub struct Config {
     pub router: RouterConfig,
     pub llm: LlmPoolConfig,
     pub auth: crate::http::auth::AuthConfig,
+    /// Per-tenant settings: `[tenants.<id>.call]` holds the `[call]` keys
+    /// this tenant sets differently (for example its escalation triggers).
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// `[call]` merged with each tenant's overrides, built and validated by
+    /// [`Config::load`].
+    #[serde(skip)]
+    pub tenant_calls: BTreeMap<String, CallConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    #[serde(default)]
+    pub call: toml::Table,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -143,12 +159,28 @@ impl Config {
                 apply_override(&mut value, &var, path, &raw)?;
             }
         }
-        let config: Config = value
-            .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Toml {
-                origin: "merged configuration".to_owned(),
-                message: e.to_string(),
-            })?;
+        let base_call = value
+            .get("call")
+            .cloned()
+            .unwrap_or(toml::Value::Table(Default::default()));
+        let mut config: Config =
+            value
+                .try_into()
+                .map_err(|e: toml::de::Error| ConfigError::Toml {
+                    origin: "merged configuration".to_owned(),
+                    message: e.to_string(),
+                })?;
+        for (tenant, t) in &config.tenants {
+            let mut call = base_call.clone();
+            merge(&mut call, toml::Value::Table(t.call.clone()));
+            let parsed: CallConfig =
+                call.try_into()
+                    .map_err(|e: toml::de::Error| ConfigError::Toml {
+                        origin: format!("tenants.{tenant}.call"),
+                        message: e.to_string(),
+                    })?;
+            config.tenant_calls.insert(tenant.clone(), parsed);
+        }
         config.validate()?;
         Ok(config)
     }
@@ -193,6 +225,11 @@ impl Config {
         }
         if self.providers.mode == ProviderMode::Real && self.providers.chat.is_empty() {
             problems.push("providers.chat needs at least one endpoint in real mode".to_owned());
+        }
+        for (tenant, call) in &self.tenant_calls {
+            if let Err(e) = call.validate() {
+                problems.push(format!("tenants.{tenant}.call: {e}"));
+            }
         }
         for (name, result) in [
             ("call", self.call.validate()),
@@ -330,6 +367,35 @@ mod tests {
             err.contains("max_calls") && err.contains("server.bind"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_tenant_can_switch_escalation_triggers_off_while_others_keep_them() {
+        let dir = std::env::temp_dir().join(format!("switchboard-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("tenants.toml");
+        std::fs::write(
+            &file,
+            "[tenants.acme.call.escalation]\nkeywords_enabled = false\ndtmf_zero_enabled = false\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file), std::iter::empty()).unwrap();
+        let acme = &c.tenant_calls["acme"];
+        assert!(!acme.escalation.keywords_enabled && !acme.escalation.dtmf_zero_enabled);
+        assert!(
+            c.call.escalation.keywords_enabled,
+            "the base keeps its triggers"
+        );
+        assert_eq!(
+            acme.greeting, c.call.greeting,
+            "everything else is inherited"
+        );
+        std::fs::write(&file, "[tenants.acme.call]\nlead_ms = \"soon\"\n").unwrap();
+        let err = Config::load(Some(&file), std::iter::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("tenants.acme.call"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

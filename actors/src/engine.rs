@@ -31,6 +31,8 @@ pub struct EngineArgs {
     pub llm: LlmPoolConfig,
     pub router: RouterConfig,
     pub call: Arc<CallConfig>,
+    /// Per-tenant call settings that differ from `call`.
+    pub tenant_calls: Arc<HashMap<crate::ids::TenantId, Arc<CallConfig>>>,
     pub stt: Arc<dyn Stt>,
     pub tts: Arc<dyn Tts>,
     pub escalator: Arc<dyn Escalator>,
@@ -252,6 +254,7 @@ async fn spawn_child(
         Child::Calls => {
             let deps = CallDeps {
                 config: a.call.clone(),
+                tenant_configs: a.tenant_calls.clone(),
                 stt: a.stt.clone(),
                 tts: a.tts.clone(),
                 router: h.router.clone(),

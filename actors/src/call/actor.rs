@@ -9,7 +9,7 @@
 
 use super::{Call, CallConfig, Checkpoint, Command, Input, Outbound, Output, StartInfo};
 use crate::events::EventHub;
-use crate::ids::CallSid;
+use crate::ids::{CallSid, TenantId};
 use crate::llm_pool::{CompletionJob, LlmEvent, LlmPoolMsg, Priority};
 use crate::providers::{EventSink, StreamHandle, Stt, SttEvent, SttStream, Tts, TtsEvent};
 use crate::router::{RouteDecision, RouterMsg};
@@ -57,6 +57,8 @@ impl Escalator for NoEscalator {
 #[derive(Clone)]
 pub struct CallDeps {
     pub config: Arc<CallConfig>,
+    /// Tenants whose `[call]` settings differ (e.g. escalation triggers).
+    pub tenant_configs: Arc<HashMap<TenantId, Arc<CallConfig>>>,
     pub stt: Arc<dyn Stt>,
     pub tts: Arc<dyn Tts>,
     pub router: Slot<RouterMsg>,
@@ -64,6 +66,16 @@ pub struct CallDeps {
     pub trace_sink: Slot<TraceSinkMsg>,
     pub events: EventHub,
     pub escalator: Arc<dyn Escalator>,
+}
+
+impl CallDeps {
+    /// The call settings of `tenant`: its own when configured, else the base.
+    pub fn config_for(&self, tenant: &TenantId) -> Arc<CallConfig> {
+        self.tenant_configs
+            .get(tenant)
+            .unwrap_or(&self.config)
+            .clone()
+    }
 }
 
 /// One frame of call audio for listen-in: mu-law 8 kHz.
@@ -162,7 +174,7 @@ impl Actor for CallActor {
         let now = Instant::now();
         let (call, attempt, end_now) = match args.start {
             CallStart::Fresh(start) => {
-                let mut call = Call::new(args.deps.config.clone(), now);
+                let mut call = Call::new(args.deps.config_for(&start.tenant), now);
                 call.handle_input(now, Input::Start(*start));
                 (call, 0, false)
             }
@@ -177,8 +189,13 @@ impl Actor for CallActor {
                 // wall clock so timestamps after the restart are right.
                 let elapsed = (chrono::Utc::now() - checkpoint.start.started_at).num_milliseconds();
                 checkpoint.media_ms = checkpoint.media_ms.max(elapsed.max(0) as u64);
-                let call =
-                    Call::restore(args.deps.config.clone(), *checkpoint, now, &reason, attempt);
+                let call = Call::restore(
+                    args.deps.config_for(&checkpoint.start.tenant),
+                    *checkpoint,
+                    now,
+                    &reason,
+                    attempt,
+                );
                 (call, attempt, end_now)
             }
         };
