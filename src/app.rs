@@ -63,6 +63,15 @@ impl App {
     }
 
     pub async fn start_with(mut config: Config, providers: Providers) -> anyhow::Result<App> {
+        // Everything that can refuse to start is checked before a port is bound.
+        let twilio_auth_token = secret(&config.twilio.auth_token_env);
+        if config.twilio.validate_signatures && twilio_auth_token.is_none() {
+            anyhow::bail!(
+                "twilio.validate_signatures is on but {} is not set (set it, or turn validation off for local development)",
+                config.twilio.auth_token_env
+            );
+        }
+        let keys = crate::http::auth::ApiKeys::from_config(&config.auth)?;
         let listener = TcpListener::bind(&config.server.bind)
             .with_context(|| format!("binding {}", config.server.bind))?;
         let addr = listener.local_addr()?;
@@ -116,27 +125,20 @@ impl App {
             config: config.clone(),
             engine: engine.clone(),
             metrics: metrics.clone(),
-            twilio_auth_token: secret(&config.twilio.auth_token_env),
+            twilio_auth_token: twilio_auth_token.clone(),
             call_token_secret: secret(&config.twilio.call_token_secret_env)
                 .unwrap_or_else(random_secret)
                 .into_bytes(),
             started: Instant::now(),
         });
-        if config.twilio.validate_signatures && state.twilio_auth_token.is_none() {
-            anyhow::bail!(
-                "twilio.validate_signatures is on but {} is not set (set it, or turn validation off for local development)",
-                config.twilio.auth_token_env
-            );
-        }
         let trace_api = web::Data::new(
             crate::http::traces::TraceApi::new(
                 engine.store.clone(),
-                crate::http::auth::ApiKeys::from_config(&config.auth)?,
+                keys,
                 Some(Arc::new(LiveCallsFromRegistry(engine.clone()))),
             )
             .with_sink(engine.trace_sink.clone()),
         );
-        let twilio_auth_token = state.twilio_auth_token.clone();
         let (server, http_thread) = serve_http(listener, config.clone(), state, trace_api)?;
         tracing::info!(%addr, "switchboard listening");
         Ok(App {
