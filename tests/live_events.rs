@@ -89,3 +89,29 @@ async fn subscriber_sees_the_call_and_a_stalled_one_costs_nothing() {
     );
     app.shutdown(Duration::from_secs(2)).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_page_is_served_and_uses_the_authenticated_api() {
+    let app = start("dashboard", quick).await;
+    let resp = http()
+        .get(format!("{}/dashboard", app.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = resp.text().await.unwrap();
+    for needle in [
+        "/ws/events?key=",
+        "/api/v1/calls?status=live",
+        "/intervene",
+        "/escalate",
+        "Authorization",
+    ] {
+        assert!(page.contains(needle), "dashboard uses {needle}");
+    }
+    app.shutdown(Duration::from_secs(2)).await;
+}

@@ -1,4 +1,6 @@
-//! `/health` (open) and `/metrics` (Prometheus; optionally behind a key).
+//! `/health` (open), `/metrics` (Prometheus; optionally behind a key) and
+//! `/dashboard` (a static page for supervisors; it holds no data itself and
+//! uses the authenticated API and `/ws/events` with the key typed into it).
 
 use super::auth::{Caller, Role};
 use super::state::AppState;
@@ -7,8 +9,17 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use std::sync::atomic::Ordering;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health))
+    cfg.route("/dashboard", web::get().to(dashboard))
+        .route("/health", web::get().to(health))
         .route("/metrics", web::get().to(metrics));
+}
+
+const DASHBOARD: &str = include_str!("assets/dashboard.html");
+
+async fn dashboard() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(DASHBOARD)
 }
 
 async fn health(state: web::Data<AppState>) -> HttpResponse {
