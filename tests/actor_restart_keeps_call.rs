@@ -80,14 +80,7 @@ async fn panicking_call_actor_is_restarted_on_the_same_socket() {
             .unwrap_or("")
             .to_lowercase()
             .contains("opening")));
-    let metrics = http()
-        .get(format!("{}/metrics", app.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains("switchboard_call_actor_restarts 1"),
         "{metrics}"

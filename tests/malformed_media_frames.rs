@@ -125,14 +125,7 @@ async fn every_kind_of_bad_frame_closes_only_its_socket() {
     assert!(got_audio, "the greeting plays despite the unknown event");
     let _ = ws.send(Message::text(s.stop())).await;
 
-    let metrics = http()
-        .get(format!("{}/metrics", app.base_url()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     let value = |name: &str| -> u64 {
         metrics
             .lines()

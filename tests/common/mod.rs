@@ -473,3 +473,15 @@ pub async fn ended_trace(app: &App, call: &str) -> serde_json::Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// The engine's `/metrics` page (open by default).
+pub async fn metrics_text(app: &App) -> String {
+    http()
+        .get(format!("{}/metrics", app.base_url()))
+        .send()
+        .await
+        .expect("metrics answers")
+        .text()
+        .await
+        .expect("metrics body")
+}
