@@ -198,18 +198,13 @@ async fn demo(mut config: Config, args: DemoArgs) -> anyhow::Result<()> {
         "Traces are stored in {}. See them with:",
         args.data.join("traces").display()
     );
-    println!(
-        "  cargo run --release -- traces --store {} list",
-        args.data.join("traces").display()
-    );
-    println!(
-        "  cargo run --release -- traces --store {} show <callId>",
-        args.data.join("traces").display()
-    );
-    println!(
-        "  cargo run --release -- traces --store {} stats",
-        args.data.join("traces").display()
-    );
+    let store = args.data.join("traces");
+    for command in ["list", "show <callId>", "stats"] {
+        println!(
+            "  cargo run --release -- traces --store {} {command}",
+            store.display()
+        );
+    }
     println!(
         "or over HTTP while `switchboard serve` runs: GET /admin/call-traces, GET /api/v1/calls"
     );

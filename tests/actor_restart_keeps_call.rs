@@ -45,10 +45,7 @@ async fn wait_restarts(app: &switchboard::app::App, n: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panicking_call_actor_is_restarted_on_the_same_socket() {
     let app = start("restart", quick).await;
-    let phone = Phone::call(&app, "CArestart01").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CArestart01").await;
 
     assert_eq!(inject_panic(&app, "CArestart01").await, 202);
     wait_restarts(&app, 1).await;
@@ -95,10 +92,7 @@ async fn too_many_restarts_end_the_call_politely() {
         c.engine.restart.max_restarts = 2;
     })
     .await;
-    let phone = Phone::call(&app, "CArestart02").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CArestart02").await;
     for n in 1..=3 {
         assert_eq!(inject_panic(&app, "CArestart02").await, 202);
         wait_restarts(&app, n).await;

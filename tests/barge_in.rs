@@ -10,10 +10,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caller_speech_over_the_bot_clears_and_truncates_the_context() {
     let app = start("barge", quick).await;
-    let phone = Phone::call(&app, "CAbarge0001").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAbarge0001").await;
 
     // A question whose answer is long (the scenario's full reply).
     phone.say(&fixture("opening_hours"));

@@ -15,10 +15,7 @@ async fn shutdown_ends_live_calls_politely_and_keeps_their_traces() {
         c.store.path = store_for_config;
     })
     .await;
-    let phone = Phone::call(&app, "CAshut0001").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAshut0001").await;
     let before = media_count(&phone.heard());
 
     let report = app.shutdown(Duration::from_secs(10)).await;

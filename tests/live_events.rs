@@ -41,10 +41,7 @@ async fn subscriber_sees_the_call_and_a_stalled_one_costs_nothing() {
         types
     });
 
-    let phone = Phone::call(&app, "CAevents01").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAevents01").await;
     let before = media_count(&phone.heard());
     phone.say(&fixture("opening_hours"));
     phone

@@ -17,10 +17,7 @@ async fn each_tier_answers_its_question() {
         c.twilio.default_tenant = "acme-plumbing".to_owned();
     })
     .await;
-    let phone = Phone::call(&app, "CAtiers001").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAtiers001").await;
     for id in ["opening_hours", "leaking_tap", "address"] {
         let before = media_count(&phone.heard());
         phone.say(&fixture(id));
@@ -88,10 +85,7 @@ async fn barge_in_closes_the_streaming_llm_completion() {
         c.providers.mock.chat.tokens_per_second = 5.0;
     })
     .await;
-    let phone = Phone::call(&app, "CAtiers002").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAtiers002").await;
     let before = media_count(&phone.heard());
     phone.say(&fixture("address"));
     phone

@@ -35,10 +35,7 @@ fn clears(h: &[Heard]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn say_now_interrupts_and_instruct_reaches_the_llm() {
     let app = start("sup-say", quick).await;
-    let phone = Phone::call(&app, "CAsup0001").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAsup0001").await;
 
     let (status, state) = act(
         &app,
@@ -125,10 +122,7 @@ async fn say_now_interrupts_and_instruct_reaches_the_llm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escalate_redirects_through_twilio_rest_and_the_trace_says_so() {
     let app = start("sup-escalate", quick).await;
-    let phone = Phone::call(&app, "CAsup0002").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAsup0002").await;
     let before = media_count(&phone.heard());
     phone.say(&fixture("leaking_tap"));
     phone
@@ -185,10 +179,7 @@ async fn escalate_redirects_through_twilio_rest_and_the_trace_says_so() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_end_and_error_answers() {
     let app = start("sup-pause", quick).await;
-    let phone = Phone::call(&app, "CAsup0003").await;
-    phone
-        .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
-        .await;
+    let phone = Phone::greeted(&app, "CAsup0003").await;
 
     // Errors first: no key 401, viewer 403, bad bodies 400.
     assert_eq!(act(&app, None, "CAsup0003", "end", json!({})).await.0, 401);

@@ -53,42 +53,41 @@ async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let mut out = String::with_capacity(4096);
     state.metrics.render_into(&mut out);
     let c = &state.engine.counters;
-    gauge(
-        &mut out,
-        "active_calls",
-        "Calls with a live call actor",
-        c.active.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        "calls_admitted",
-        "Calls admitted since start",
-        c.admitted.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        "calls_rejected",
-        "Calls refused at admission",
-        c.rejected.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        "call_actor_restarts",
-        "Call actor restarts",
-        c.restarts.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        "call_restart_give_ups",
-        "Calls ended after too many restarts",
-        c.gave_up.load(Ordering::Relaxed),
-    );
-    gauge(
-        &mut out,
-        "live_event_subscribers",
-        "Open /ws/events subscribers",
-        state.engine.events.subscribers(),
-    );
+    let counts = [
+        (
+            "active_calls",
+            "Calls with a live call actor",
+            c.active.load(Ordering::Relaxed) as u64,
+        ),
+        (
+            "calls_admitted",
+            "Calls admitted since start",
+            c.admitted.load(Ordering::Relaxed),
+        ),
+        (
+            "calls_rejected",
+            "Calls refused at admission",
+            c.rejected.load(Ordering::Relaxed),
+        ),
+        (
+            "call_actor_restarts",
+            "Call actor restarts",
+            c.restarts.load(Ordering::Relaxed),
+        ),
+        (
+            "call_restart_give_ups",
+            "Calls ended after too many restarts",
+            c.gave_up.load(Ordering::Relaxed),
+        ),
+        (
+            "live_event_subscribers",
+            "Open /ws/events subscribers",
+            state.engine.events.subscribers() as u64,
+        ),
+    ];
+    for (name, help, value) in counts {
+        gauge(&mut out, name, help, value);
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(out)

@@ -181,6 +181,15 @@ impl Phone {
         Self::connect(app, call_sid, params).await
     }
 
+    /// [`Phone::call`], then wait until the greeting has played out.
+    pub async fn greeted(app: &App, call_sid: &str) -> Phone {
+        let phone = Self::call(app, call_sid).await;
+        phone
+            .wait_reply_done(0, Duration::from_millis(600), Duration::from_secs(15))
+            .await;
+        phone
+    }
+
     /// Open the media socket (signed upgrade) and send `connected` + `start`.
     pub async fn connect(app: &App, call_sid: &str, params: BTreeMap<String, String>) -> Phone {
         let ws = open_socket(app).await;
