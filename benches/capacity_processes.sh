@@ -27,10 +27,10 @@ SWITCHBOARD__PROVIDERS__STT__BASE_URL=$STT SWITCHBOARD__PROVIDERS__STT__API_KEY_
 SWITCHBOARD__PROVIDERS__TTS__BASE_URL=$TTS SWITCHBOARD__PROVIDERS__TTS__API_KEY_ENV="" \
 SWITCHBOARD__TWILIO__DEFAULT_TENANT=${TENANT:-default} SWITCHBOARD__CALL__VAD__STOP_MS=${VAD_STOP:-400} SWITCHBOARD__CALL__STT_BATCH_MS=${STT_BATCH:-60} SWITCHBOARD__STORE__PATH=${TMPDIR:-/tmp}/switchboard-capacity-store SWITCHBOARD__SERVER__BIND=127.0.0.1:18080 \
 SWITCHBOARD__SERVER__PUBLIC_URL=http://127.0.0.1:18080 RUST_LOG=warn \
-  $BIN serve > /tmp/serve.out 2>/tmp/serve.err &
+  ${WRAP:-} $BIN serve > /tmp/serve.out 2>/tmp/serve.err &
 SP=$!
 for i in $(seq 100); do curl -sf http://127.0.0.1:18080/health >/dev/null && break; sleep 0.1; done
-if [ -n "${PERF:-}" ]; then (sleep 25; perf record -F 499 -g -p $SP -o /tmp/perf.data -- sleep 10 >/dev/null 2>&1) & fi
+if [ -n "${PERF:-}" ]; then (sleep 25; perf record -F 499 ${PERF_CG:--g} -p $SP -o /tmp/perf.data -- sleep 10 >/dev/null 2>&1) & fi
 $BIN loadtest --target http://127.0.0.1:18080 --pid $SP --calls $CALLS --ramp $RAMP --concurrency $CALLS \
   --script $SCRIPT --report-dir /tmp/cap-$CALLS --stt-delay-ms 360 --llm-delay-ms ${LLM_DELAY:-250} --tts-delay-ms 150 2>/dev/null | grep -v "^\s*[0-9.]*s  active"
 echo "mock providers cpu: $(ps -o times= -p $MP) s"

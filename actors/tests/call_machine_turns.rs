@@ -5,7 +5,7 @@
 mod call_machine_support;
 
 use call_machine_support::*;
-use switchboard_actors::call::{CallState, Input, LiveEvent, Outbound, Output};
+use switchboard_actors::call::{CallConfig, CallState, Input, LiveEvent, Outbound, Output};
 use switchboard_actors::llm_pool::LlmEvent;
 use switchboard_actors::providers::{Role, SttEvent, TtsEvent};
 use switchboard_actors::router::{ReplyStrategy, RouteDecision, ScenarioMatch, ScenarioType};
@@ -450,7 +450,12 @@ fn tts_audio_of_other_rates_is_converted_to_8k_frames() {
 #[test]
 fn inbound_audio_goes_to_stt_in_batches_and_media_time_follows_twilio_gaps() {
     let t0 = std::time::Instant::now();
-    let mut call = switchboard_actors::call::Call::new(std::sync::Arc::new(test_config()), t0);
+    // Ungated, so that silence is forwarded too.
+    let cfg = CallConfig {
+        stt_gate: false,
+        ..test_config()
+    };
+    let mut call = switchboard_actors::call::Call::new(std::sync::Arc::new(cfg), t0);
     call.handle_input(t0, Input::Start(Default::default()));
     while call.poll_output().is_some() {}
     let mut batches = Vec::new();
@@ -568,4 +573,149 @@ fn an_stt_final_that_beats_the_vad_stop_ends_the_turn_at_the_vad_stop() {
     );
     let (_, text) = sim.last_route().unwrap();
     assert_eq!(text, "What are your opening hours?");
+}
+
+fn stt_bytes(sim: &Sim) -> Vec<u8> {
+    sim.log
+        .iter()
+        .filter_map(|o| match o {
+            Output::SttAudio(b) => Some(b.as_slice()),
+            _ => None,
+        })
+        .flatten()
+        .copied()
+        .collect()
+}
+
+#[test]
+fn a_gated_stt_stream_hears_the_whole_utterance_with_its_preroll_and_no_silence() {
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    sim.run(ms(3000));
+    assert!(stt_bytes(&sim).is_empty(), "silence is not sent to STT");
+    sim.say(
+        &speech("opening_hours"),
+        Some("What are your opening hours?"),
+    );
+    sim.run(ms(4000));
+    let sent = stt_bytes(&sim);
+    let core = speech_core("opening_hours");
+    assert!(
+        sent.windows(core.len()).any(|w| w == core.as_slice()),
+        "every voiced sample reached STT, in order"
+    );
+    let bound = core.len() + 8 * (300 + 400 + 200);
+    assert!(
+        sent.len() <= bound && sent.len() % 160 == 0,
+        "speech, pre-roll and the stop window only, in whole frames: {} > {bound}",
+        sent.len()
+    );
+    let before = sent.len();
+    sim.run(ms(5000));
+    assert_eq!(stt_bytes(&sim).len(), before, "shut again after the offset");
+}
+
+#[test]
+fn an_ungated_stt_stream_hears_every_frame() {
+    let cfg = CallConfig {
+        stt_gate: false,
+        ..test_config()
+    };
+    let mut sim = Sim::new(cfg);
+    sim.run(ms(2000));
+    // 100 frames of 20 ms went in; all but the last unfilled batch went on.
+    let sent = stt_bytes(&sim).len();
+    assert!(
+        (97 * 160..=100 * 160).contains(&sent),
+        "{sent} bytes of 16000"
+    );
+}
+
+fn media_sizes(sim: &Sim) -> Vec<usize> {
+    sim.log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Twilio(Outbound::Media(b)) => Some(b.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_refill_of_the_lead_leaves_as_one_media_message_per_mark() {
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    let sizes = media_sizes(&sim);
+    let total: usize = sizes.iter().sum();
+    // 1250 ms of greeting in 100 ms messages (the first fill and the tail
+    // may be cut differently), not 63 single frames.
+    assert!(sizes.len() <= 16, "{} messages: {sizes:?}", sizes.len());
+    assert!(sizes.iter().all(|&n| n <= 800), "{sizes:?}");
+    assert!((9_900..=10_400).contains(&total), "{total} bytes");
+    // Every mark follows audio: the echo still means "played up to here".
+    let mut last_was_media = false;
+    for o in &sim.log {
+        match o {
+            Output::Twilio(Outbound::Media(_)) => last_was_media = true,
+            Output::Twilio(Outbound::Mark(_)) => {
+                assert!(last_was_media, "a mark right after another mark");
+                last_was_media = false;
+            }
+            _ => {}
+        }
+    }
+    let single = CallConfig {
+        max_media_ms: 20,
+        ..test_config()
+    };
+    let mut sim = Sim::new(single);
+    sim.settle();
+    let sizes = media_sizes(&sim);
+    assert!(sizes.len() >= 62 && sizes.iter().all(|&n| n <= 160));
+}
+
+#[test]
+fn later_sentences_wait_for_tts_in_playing_order_within_the_look_ahead() {
+    use switchboard_actors::call::{Command, SupervisorCommand};
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    sim.auto_tts = false;
+    sim.take_new();
+    sim.input(Input::Command(Command {
+        who: "sup-1".into(),
+        command: SupervisorCommand::Say {
+            text: "One is first. Two comes next. Three follows. Four ends it.".into(),
+            now: false,
+        },
+    }));
+    let requested = |sim: &mut Sim| -> Vec<(u64, String)> {
+        sim.take_new()
+            .iter()
+            .filter_map(|o| match o {
+                Output::Tts(r) => Some((r.id, r.text.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = requested(&mut sim);
+    let texts: Vec<&str> = first.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(texts, ["One is first.", "Two comes next."], "tts_ahead = 2");
+    for (id, _) in &first {
+        sim.input(Input::Tts(TtsEvent::Audio {
+            id: *id,
+            pcm: vec![2000; 24_000],
+            sample_rate: 24_000,
+        }));
+    }
+    assert!(requested(&mut sim).is_empty(), "both still synthesising");
+    sim.input(Input::Tts(TtsEvent::Done { id: first[1].0 }));
+    let third = requested(&mut sim);
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].1, "Three follows.");
+    sim.auto_tts = true;
+    sim.input(Input::Tts(TtsEvent::Done { id: first[0].0 }));
+    sim.input(Input::Tts(TtsEvent::Done { id: third[0].0 }));
+    sim.settle();
+    let last = sim.tts_texts();
+    assert_eq!(last.last().map(String::as_str), Some("Four ends it."));
 }

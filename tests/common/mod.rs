@@ -289,6 +289,17 @@ pub fn media_count(h: &[Heard]) -> usize {
         .count()
 }
 
+/// Milliseconds of bot audio in `h` (media messages carry 20 ms frames,
+/// joined up to `call.max_media_ms`).
+pub fn media_ms(h: &[Heard]) -> usize {
+    h.iter()
+        .map(|h| match h {
+            Heard::Media { bytes, .. } => bytes / 8,
+            _ => 0,
+        })
+        .sum()
+}
+
 fn summary(h: &[Heard]) -> String {
     let media = media_count(h);
     let rest: Vec<String> = h

@@ -23,6 +23,10 @@ pub struct CallConfig {
     pub lead_ms: u64,
     /// Top the lead up once it has dropped by this much (batches wake-ups).
     pub refill_ms: u64,
+    /// Largest media message sent to Twilio: consecutive 20 ms frames are
+    /// joined up to this (and cut at every mark), so a refill of the lead
+    /// is one socket write instead of five. 20 sends single frames.
+    pub max_media_ms: u64,
     /// A Twilio mark after about this much audio.
     pub mark_every_ms: u64,
     /// Caller speech must last this long to interrupt the bot.
@@ -50,7 +54,17 @@ pub struct CallConfig {
     pub escalation: EscalationConfig,
     /// Inbound audio is forwarded to STT in batches this long.
     pub stt_batch_ms: u64,
+    /// Forward audio to STT only while the VAD hears speech (from
+    /// `stt_preroll_ms` before its onset to its offset). STT is billed and
+    /// processed per second of audio; callers are silent most of a call.
+    pub stt_gate: bool,
+    /// Audio kept while the gate is shut and sent ahead of each onset, so
+    /// STT hears the word the VAD needed its start window to confirm.
+    pub stt_preroll_ms: u64,
     pub tts_voice: String,
+    /// TTS requests synthesising at once per call (the sentence playing and
+    /// the ones after it); later sentences wait for their turn.
+    pub tts_ahead: usize,
     /// Said when the LLM fails or returns nothing.
     pub fallback_text: String,
     /// After the last audio should have played, wait this long for its mark
@@ -77,6 +91,7 @@ impl Default for CallConfig {
             vad: VadSettings::default(),
             lead_ms: 300,
             refill_ms: 100,
+            max_media_ms: 100,
             mark_every_ms: 100,
             interrupt_min_ms: 300,
             min_interrupt_words: 0,
@@ -101,7 +116,10 @@ impl Default for CallConfig {
             hold_text: "Please hold for a moment.".into(),
             escalation: EscalationConfig::default(),
             stt_batch_ms: 60,
+            stt_gate: true,
+            stt_preroll_ms: 300,
             tts_voice: "default".into(),
+            tts_ahead: 2,
             fallback_text: "Sorry, I didn't catch that. Could you say it again?".into(),
             mark_grace_ms: 2000,
             escalation_stop_timeout_ms: 15_000,
@@ -287,6 +305,15 @@ impl CallConfig {
         }
         if self.stt_batch_ms > 1000 {
             return Err("call.stt_batch_ms must be <= 1000".into());
+        }
+        if !(1..=16).contains(&self.tts_ahead) {
+            return Err("call.tts_ahead must be in 1..=16".into());
+        }
+        if !(20..=1000).contains(&self.max_media_ms) {
+            return Err("call.max_media_ms must be in 20..=1000".into());
+        }
+        if self.stt_preroll_ms > 2000 {
+            return Err("call.stt_preroll_ms must be <= 2000".into());
         }
         for (field, text) in [
             ("greeting", &self.greeting),

@@ -1,7 +1,8 @@
 //! The caller's side: inbound audio, VAD, transcripts, the end of a turn and
 //! barge-in. `impl Call`, see `machine`.
 //!
-//! Flow per 20 ms frame: mu-law is batched to STT and decoded for the VAD;
+//! Flow per 20 ms frame: mu-law is batched to STT (only while the VAD hears
+//! speech, with a pre-roll, when `stt_gate` is on) and decoded for the VAD;
 //! a VAD onset opens an [`Utterance`] (a barge-in *candidate* while the bot
 //! talks or thinks); the offset asks STT to finalize and arms the endpoint
 //! timer; the turn ends on the first STT final after the offset, or at the
@@ -68,10 +69,31 @@ impl Call {
     }
 
     fn forward_to_stt(&mut self, ulaw: &[u8]) {
+        if self.cfg.stt_gate && !self.stt_open {
+            // Shut: remember the last `stt_preroll_ms` for the next onset.
+            // Whole 160-byte frames leave the ring, so what STT gets stays
+            // frame-aligned.
+            let max = (self.cfg.stt_preroll_ms * 8) as usize;
+            self.stt_preroll.extend(ulaw);
+            let excess = self.stt_preroll.len().saturating_sub(max);
+            let excess = excess.div_ceil(160) * 160;
+            self.stt_preroll.drain(..excess.min(self.stt_preroll.len()));
+            return;
+        }
         self.stt_buf.extend_from_slice(ulaw);
         if self.stt_buf.len() as u64 >= self.cfg.stt_batch_ms * 8 {
             self.flush_stt();
         }
+    }
+
+    /// Speech began: the pre-roll goes to STT at once, then audio flows.
+    fn open_stt_gate(&mut self) {
+        if self.stt_open || !self.cfg.stt_gate {
+            return;
+        }
+        self.stt_open = true;
+        self.stt_buf.extend(self.stt_preroll.drain(..));
+        self.flush_stt();
     }
 
     fn flush_stt(&mut self) {
@@ -86,6 +108,7 @@ impl Call {
             VadEvent::SpeechStarted { at } => {
                 let onset = self.vad_base + at;
                 self.trace_kind(TraceKind::SpeechStarted);
+                self.open_stt_gate();
                 match self.utterance.as_mut() {
                     Some(u) => u.resume(onset),
                     None => {
@@ -100,6 +123,10 @@ impl Call {
                 let behind =
                     Duration::from_micros(self.media.saturating_sub(offset).saturating_mul(125));
                 let endpoint = now + Duration::from_millis(self.cfg.endpoint_timeout_ms);
+                // The VAD's stop window of silence has gone to STT already,
+                // so its endpointing has seen the pause: shut the gate.
+                self.flush_stt();
+                self.stt_open = false;
                 let Some(u) = self.utterance.as_mut() else {
                     return;
                 };
@@ -112,7 +139,6 @@ impl Call {
                     u.stt_complete = true;
                     u.final_at.get_or_insert(at);
                 }
-                self.flush_stt();
                 self.emit(Output::SttFinalize);
                 self.check_end_of_turn(now);
             }

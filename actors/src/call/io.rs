@@ -91,7 +91,8 @@ pub enum Input<'a> {
 /// What the engine sends to Twilio on the call's socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outbound {
-    /// 8 kHz mu-law, 20 ms (160 bytes) except possibly the last of a reply.
+    /// 8 kHz mu-law: whole 20 ms frames joined up to `max_media_ms` (the
+    /// last of a reply may end in a partial frame).
     Media(Vec<u8>),
     Mark(String),
     Clear,

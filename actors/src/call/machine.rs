@@ -109,6 +109,10 @@ pub struct Call {
     pub(super) pcm: Vec<i16>,
     /// Mu-law waiting to be forwarded to STT in one batch.
     pub(super) stt_buf: Vec<u8>,
+    /// With `stt_gate`: whether speech is open (audio flows to STT).
+    pub(super) stt_open: bool,
+    /// With `stt_gate`, while shut: the last `stt_preroll_ms` of audio.
+    pub(super) stt_preroll: VecDeque<u8>,
     /// Inbound media time, 8 kHz samples since the stream started.
     pub(super) media: u64,
     /// Media time when the VAD was created (non-zero after a restore).
@@ -172,6 +176,8 @@ impl Call {
             vad,
             pcm: Vec::with_capacity(160),
             stt_buf: Vec::new(),
+            stt_open: false,
+            stt_preroll: VecDeque::new(),
             media: 0,
             vad_base: 0,
             twilio_ts: 0,
@@ -239,6 +245,11 @@ impl Call {
             return None;
         }
         self.next_deadline()
+    }
+
+    /// The settings this call runs with.
+    pub fn config(&self) -> &CallConfig {
+        &self.cfg
     }
 
     pub fn state(&self) -> CallState {

@@ -47,6 +47,8 @@ struct Segment {
     audio_start: u64,
     /// 8 kHz samples converted so far.
     audio_len: u64,
+    /// Its TTS request went out (see `next_unrequested`).
+    requested: bool,
     done: bool,
     /// Raw audio that arrived before this segment became the head.
     pending: Vec<(u32, Vec<i16>)>,
@@ -124,6 +126,7 @@ impl Reply {
             text: start..self.text.len(),
             audio_start,
             audio_len: 0,
+            requested: false,
             done: false,
             pending: Vec::new(),
         });
@@ -135,7 +138,24 @@ impl Reply {
 
     /// TTS request ids still producing audio (to cancel on barge-in).
     pub fn unfinished_tts(&self) -> impl Iterator<Item = u64> + '_ {
-        self.segments.iter().filter(|s| !s.done).map(|s| s.tts_id)
+        self.segments
+            .iter()
+            .filter(|s| s.requested && !s.done)
+            .map(|s| s.tts_id)
+    }
+
+    /// TTS requests out and not finished.
+    pub fn tts_in_flight(&self) -> usize {
+        self.unfinished_tts().count()
+    }
+
+    /// The first segment whose TTS request has not gone out: marks it
+    /// requested and returns its id and text. Segments are requested in
+    /// order, so audio arrives roughly in the order it plays.
+    pub fn next_unrequested(&mut self) -> Option<(u64, &str)> {
+        let seg = self.segments.iter_mut().find(|s| !s.requested)?;
+        seg.requested = true;
+        Some((seg.tts_id, &self.text[seg.text.clone()]))
     }
 
     /// Audio for segment `tts_id`; false if the reply has no such live segment.
@@ -218,6 +238,7 @@ impl Reply {
     }
 
     /// The next frame to send: 20 ms, or the shorter tail of a complete reply.
+    #[cfg(test)]
     pub fn pop_frame(&mut self) -> Option<Vec<u8>> {
         let n = if self.queue.len() >= FRAME_BYTES {
             FRAME_BYTES
@@ -227,6 +248,20 @@ impl Reply {
             return None;
         };
         Some(self.queue.drain(..n).collect())
+    }
+
+    /// Moves the next frame (or the final tail) onto `out`; returns its
+    /// length, 0 while waiting for TTS.
+    pub fn pop_frame_into(&mut self, out: &mut Vec<u8>) -> usize {
+        let n = if self.queue.len() >= FRAME_BYTES {
+            FRAME_BYTES
+        } else if self.synthesized() {
+            self.queue.len()
+        } else {
+            0
+        };
+        out.extend(self.queue.drain(..n));
+        n
     }
 
     /// A frame (or the final tail) is ready to send.

@@ -27,6 +27,11 @@ impl Call {
         // one per inbound frame or timer (fewer wake-ups and socket writes).
         let low_water = self.cfg.lead_ms.saturating_sub(self.cfg.refill_ms) * 8;
         let may_send = self.pacer.lead(now) <= low_water;
+        // Consecutive frames leave as one media message of up to
+        // `max_media_ms`, cut at every mark (Twilio plays a message's audio
+        // in order and echoes a mark once what precedes it has played).
+        let max_chunk = (self.cfg.max_media_ms * 8) as usize;
+        let mut chunk = Vec::new();
         while let Some(i) = self.replies.iter().position(|r| !r.fully_sent) {
             if self.replies[i].drained() {
                 if self.replies[i].sent == 0 {
@@ -35,6 +40,7 @@ impl Call {
                     self.reply_heard(now, r);
                     continue;
                 }
+                self.send_media(&mut chunk);
                 self.send_mark(i, true);
                 self.replies[i].fully_sent = true;
                 continue;
@@ -46,11 +52,10 @@ impl Call {
             {
                 break;
             }
-            let Some(frame) = self.replies[i].pop_frame() else {
+            let n = self.replies[i].pop_frame_into(&mut chunk) as u64;
+            if n == 0 {
                 break; // waiting for TTS
-            };
-            let n = frame.len() as u64;
-            self.emit(Output::Twilio(Outbound::Media(frame)));
+            }
             self.pacer.on_send(now, n);
             let r = &mut self.replies[i];
             let first = r.sent == 0;
@@ -62,8 +67,18 @@ impl Call {
                 self.turn_stage(now, kind, |t| &mut t.total_turn_time_ms);
             }
             if due {
+                self.send_media(&mut chunk);
                 self.send_mark(i, false);
+            } else if chunk.len() >= max_chunk {
+                self.send_media(&mut chunk);
             }
+        }
+        self.send_media(&mut chunk);
+    }
+
+    fn send_media(&mut self, chunk: &mut Vec<u8>) {
+        if !chunk.is_empty() {
+            self.emit(Output::Twilio(Outbound::Media(std::mem::take(chunk))));
         }
     }
 

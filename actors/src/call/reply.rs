@@ -53,7 +53,7 @@ impl Call {
         id
     }
 
-    /// One sentence of reply `reply_id`, sent to TTS now.
+    /// One sentence of reply `reply_id`, sent to TTS in its turn.
     pub(super) fn add_sentence(&mut self, reply_id: u64, text: &str) {
         let tts_id = self.next_id();
         let Some(r) = self.replies.iter_mut().find(|r| r.id == reply_id) else {
@@ -63,12 +63,30 @@ impl Call {
         if let Some(msg) = r.context_index.and_then(|i| self.context.get_mut(i)) {
             msg.content.clone_from(&r.text);
         }
-        let voice = self.cfg.tts_voice.clone();
-        self.emit(Output::Tts(TtsRequest {
-            id: tts_id,
-            text: text.to_owned(),
-            voice,
-        }));
+        self.request_tts();
+    }
+
+    /// Sends TTS requests, in playing order, while fewer than
+    /// `tts_ahead` are synthesising. TTS runs faster than real time, so
+    /// sentences requested all at once would sit in memory as raw audio
+    /// (tens of kB per second at 24 kHz) long before they play; a bounded
+    /// look-ahead keeps a call's memory to what is about to be heard.
+    pub(super) fn request_tts(&mut self) {
+        let mut in_flight: usize = self.replies.iter().map(Reply::tts_in_flight).sum();
+        let mut requests = Vec::new();
+        for r in self.replies.iter_mut() {
+            while in_flight < self.cfg.tts_ahead {
+                let Some((id, text)) = r.next_unrequested() else {
+                    break;
+                };
+                requests.push((id, text.to_owned()));
+                in_flight += 1;
+            }
+        }
+        for (id, text) in requests {
+            let voice = self.cfg.tts_voice.clone();
+            self.emit(Output::Tts(TtsRequest { id, text, voice }));
+        }
     }
 
     pub(super) fn close_reply(&mut self, reply_id: u64) {
@@ -361,6 +379,7 @@ impl Call {
         };
         let known = r.on_done(id, &mut self.conv);
         self.activate_next();
+        self.request_tts();
         known
     }
 

@@ -295,9 +295,13 @@ impl Sim {
         while let Some(o) = self.call.poll_output() {
             match &o {
                 Output::Twilio(Outbound::Media(bytes)) => {
-                    assert!(bytes.len() <= 160, "frames are at most 20 ms");
+                    let max = self.call.config().max_media_ms as usize * 8;
+                    assert!(bytes.len() <= max, "media messages are at most {max} bytes");
                     self.buffer.push_back(Play::Audio(bytes.len() as u64));
-                    self.frame_times.push(self.now);
+                    // One entry per 20 ms frame carried.
+                    for _ in 0..bytes.len().div_ceil(160) {
+                        self.frame_times.push(self.now);
+                    }
                     self.max_lead_ms = self.max_lead_ms.max(self.buffered_ms());
                 }
                 Output::Twilio(Outbound::Mark(name)) => {
