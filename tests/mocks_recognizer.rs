@@ -154,3 +154,41 @@ proptest::proptest! {
         let _ = rec.close(now);
     }
 }
+
+#[test]
+fn a_finalize_while_the_endpoint_final_waits_out_its_latency_still_delivers_it() {
+    let set = FixtureSet::load(&FixtureSet::default_dir()).expect("tests/fixtures is present");
+    let fx = set.get("opening_hours").expect("fixture").clone();
+    let index = FixtureIndex::new(set);
+    let mut p = params();
+    p.result_latency = Duration::from_millis(100);
+    let mut rec = Recognizer::new(&index, p);
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut got: Vec<(String, bool, String)> = Vec::new();
+    let speech_frames = (fx.speech_end_ms / 20 + 1) as usize;
+    for frame in fx.ulaw.chunks(FRAME_BYTES).take(speech_frames) {
+        rec.push_audio(now, frame);
+        got.extend(rec.poll(now).iter().map(|m| kind(m)));
+        now += Duration::from_millis(20);
+    }
+    // Past the endpoint (300 ms after the last frame): its final is queued
+    // for 100 ms later. Finalize arrives before that latency has passed.
+    now += Duration::from_millis(400);
+    got.extend(rec.poll(now).iter().map(|m| kind(m)));
+    assert!(
+        !got.iter().any(|k| k.0 == "Results" && k.1),
+        "the endpoint final is still waiting out its latency"
+    );
+    got.extend(rec.finalize(now).iter().map(|m| kind(m)));
+    let finals: Vec<&str> = got
+        .iter()
+        .filter(|k| k.0 == "Results" && k.1 && !k.2.is_empty())
+        .map(|k| k.2.as_str())
+        .collect();
+    assert_eq!(finals.len(), 1, "{got:?}");
+    assert!(
+        finals[0].to_lowercase().contains("opening hours"),
+        "{finals:?}"
+    );
+}

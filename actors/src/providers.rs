@@ -54,6 +54,9 @@ pub enum SttEvent {
         is_final: bool,
         /// Endpointing saw a pause after this segment.
         speech_final: bool,
+        /// The answer to a `finalize` (Deepgram `from_finalize`): everything
+        /// sent before it has been transcribed.
+        from_finalize: bool,
         /// Seconds of stream audio where this segment starts.
         start_s: f64,
         duration_s: f64,

@@ -37,6 +37,7 @@ fn interim(text: &str) -> Input<'static> {
         confidence: 0.9,
         is_final: false,
         speech_final: false,
+        from_finalize: false,
         start_s: 0.0,
         duration_s: 0.5,
     })

@@ -268,6 +268,7 @@ fn a_voicemail_keyword_leaves_the_message_after_the_greeting_then_hangs_up() {
             confidence: 0.9,
             is_final: false,
             speech_final: false,
+            from_finalize: false,
             start_s: 0.0,
             duration_s: 1.0,
         },

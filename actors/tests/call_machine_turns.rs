@@ -378,6 +378,7 @@ fn the_endpoint_timeout_ends_a_turn_without_an_stt_final() {
         confidence: 0.8,
         is_final: false,
         speech_final: false,
+        from_finalize: false,
         start_s: 0.0,
         duration_s: 1.0,
     }));
@@ -510,6 +511,7 @@ fn a_backchannel_as_the_bot_finishes_is_not_taken_for_a_turn() {
         confidence: 0.9,
         is_final: false,
         speech_final: false,
+        from_finalize: false,
         start_s: 0.0,
         duration_s: 0.4,
     }));
@@ -531,6 +533,7 @@ fn a_yes_that_outlasts_the_bot_is_an_answer() {
         confidence: 0.9,
         is_final: false,
         speech_final: false,
+        from_finalize: false,
         start_s: 0.0,
         duration_s: 0.3,
     }));
@@ -560,6 +563,7 @@ fn an_stt_final_that_beats_the_vad_stop_ends_the_turn_at_the_vad_stop() {
         confidence: 0.93,
         is_final: true,
         speech_final: true,
+        from_finalize: false,
         start_s: 0.0,
         duration_s: 1.2,
     }));

@@ -250,7 +250,9 @@ impl<'a> Recognizer<'a> {
 
     /// Finalize: what was heard becomes final now (`from_finalize`).
     pub fn finalize(&mut self, now: Instant) -> Vec<String> {
-        self.flush_due();
+        // What was already due goes first (dropping it lost an endpoint
+        // final that was waiting out its result latency).
+        let mut out = self.flush_due();
         let pending = self
             .active
             .as_ref()
@@ -265,7 +267,8 @@ impl<'a> Recognizer<'a> {
         } else {
             self.due.push_back((now, empty_results(true)));
         }
-        self.flush_due()
+        out.extend(self.flush_due());
+        out
     }
 
     /// CloseStream: everything pending now, then the stream is over.

@@ -132,13 +132,15 @@ fn to_event(msg: ServerMessage) -> Option<SttEvent> {
             duration,
             is_final,
             speech_final,
+            from_finalize,
             channel,
             ..
         } => {
             let alt = channel.alternatives.into_iter().next().unwrap_or_default();
             // Deepgram sends empty Results for silence; only an empty
-            // speech_final carries news (the endpoint).
-            if alt.transcript.is_empty() && !speech_final {
+            // speech_final or the answer to a Finalize carries news (the
+            // endpoint, or "nothing more is coming").
+            if alt.transcript.is_empty() && !speech_final && !from_finalize {
                 return None;
             }
             Some(SttEvent::Transcript {
@@ -146,6 +148,7 @@ fn to_event(msg: ServerMessage) -> Option<SttEvent> {
                 confidence: alt.confidence as f32,
                 is_final,
                 speech_final,
+                from_finalize,
                 start_s: start,
                 duration_s: duration,
             })
@@ -231,6 +234,7 @@ mod tests {
                 confidence: 0.97,
                 is_final: true,
                 speech_final: true,
+                from_finalize: false,
                 start_s: 0.5,
                 duration_s: 1.2
             }
@@ -248,6 +252,21 @@ mod tests {
             parse_server_message(r#"{"type":"Whatever"}"#).expect("valid"),
             None
         );
+    }
+
+    #[test]
+    fn an_empty_answer_to_finalize_is_passed_on_as_the_end_of_the_audio() {
+        let text = r#"{"type":"Results","is_final":true,"speech_final":false,"from_finalize":true,"channel":{"alternatives":[{"transcript":"","confidence":0.0,"words":[]}]}}"#;
+        let ev = parse_server_message(text).expect("valid").expect("kept");
+        assert!(matches!(
+            ev,
+            SttEvent::Transcript {
+                is_final: true,
+                from_finalize: true,
+                ref text,
+                ..
+            } if text.is_empty()
+        ));
     }
 
     #[test]

@@ -347,7 +347,9 @@ impl Sim {
                                 text,
                                 confidence,
                                 is_final: true,
-                                speech_final: true,
+                                // Deepgram's answer to Finalize.
+                                speech_final: false,
+                                from_finalize: true,
                                 start_s: 0.0,
                                 duration_s: 1.0,
                             }));
