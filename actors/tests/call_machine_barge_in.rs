@@ -43,6 +43,16 @@ fn interim(text: &str) -> Input<'static> {
     })
 }
 
+/// The bot talks on until an interruption is confirmed (`barge_in_pause`
+/// off): the tests of the heard/cut rule and of what an interruption
+/// cancels use it; the pause-first default has its own tests below.
+fn confirm_first() -> CallConfig {
+    CallConfig {
+        barge_in_pause: false,
+        ..test_config()
+    }
+}
+
 fn interruptions(sim: &Sim) -> Vec<Interruption> {
     sim.traces()
         .filter_map(|k| match k {
@@ -88,7 +98,7 @@ fn speaking_sim(cfg: CallConfig) -> Sim {
 
 #[test]
 fn barge_in_clears_and_truncates_the_context_to_exactly_the_heard_words() {
-    let mut sim = speaking_sim(test_config());
+    let mut sim = speaking_sim(confirm_first());
     sim.run(ms(500));
     // Speech starts 500 ms into the fixture: ~1 s into the reply.
     sim.say(
@@ -152,7 +162,7 @@ fn barge_in_clears_and_truncates_the_context_to_exactly_the_heard_words() {
 
 #[test]
 fn barge_in_cancels_a_streaming_llm_reply_and_its_tts() {
-    let mut sim = Sim::new(test_config());
+    let mut sim = Sim::new(confirm_first());
     sim.settle();
     let id = sim.say_and_route("leaking_tap", "The kitchen tap has been leaking.");
     sim.input(Input::Route(RouteDecision {
@@ -225,7 +235,7 @@ fn barge_in_cancels_a_streaming_llm_reply_and_its_tts() {
 
 #[test]
 fn a_backchannel_does_not_interrupt_the_bot() {
-    let mut sim = speaking_sim(test_config());
+    let mut sim = speaking_sim(confirm_first());
     sim.run(ms(300));
     let started = |s: &Sim| {
         s.traces()
@@ -257,7 +267,7 @@ fn a_backchannel_does_not_interrupt_the_bot() {
 fn with_min_interrupt_words_only_enough_words_interrupt() {
     let cfg = CallConfig {
         min_interrupt_words: 3,
-        ..test_config()
+        ..confirm_first()
     };
     let mut sim = speaking_sim(cfg);
     sim.run(ms(200));
@@ -304,7 +314,7 @@ fn speech_while_thinking_cancels_the_pending_route_and_becomes_the_next_turn() {
 
 #[test]
 fn a_mark_echoed_after_clear_counts_as_cleared_not_heard() {
-    let mut sim = speaking_sim(test_config());
+    let mut sim = speaking_sim(confirm_first());
     // Twilio holds echoes back (as on a slow link) until after the clear.
     sim.echo_marks = false;
     sim.run(ms(500));
@@ -329,4 +339,108 @@ fn a_mark_echoed_after_clear_counts_as_cleared_not_heard() {
         sim.input(Input::Mark { name });
     }
     assert_eq!(sim.turns_completed()[0].heard_text.as_deref(), Some(""));
+}
+
+/// When the fixture's speech starts (the manifest's `speech_start_ms`).
+fn speech_start_ms(id: &str) -> u64 {
+    let full = speech(id).len();
+    let core = speech_core(id).len();
+    // The core is cut from the start offset; the fixtures end in a tail of
+    // silence, so read the offset from where the core sits in the file.
+    let whole = speech(id);
+    let start = whole
+        .windows(core.min(64))
+        .position(|w| w == &speech_core(id)[..core.min(64)])
+        .expect("core inside the fixture");
+    assert!(start + core <= full);
+    start as u64 / 8
+}
+
+fn first_clear_at(sim: &Sim) -> Option<usize> {
+    sim.log
+        .iter()
+        .position(|o| matches!(o, Output::Twilio(Outbound::Clear)))
+}
+
+#[test]
+fn caller_speech_pauses_the_bot_within_the_vad_start_window_then_an_interruption_follows() {
+    let mut sim = speaking_sim(test_config());
+    sim.run(ms(500));
+    let said_at = sim.now;
+    let onset = said_at + ms(speech_start_ms("wait_stop"));
+    sim.say(
+        &speech("wait_stop"),
+        Some("Actually wait, stop, I have another question."),
+    );
+    assert!(sim.run_until_pred(ms(3000), |s| clears(s) > 0));
+    let paused_at = sim.now;
+    let reaction = paused_at.saturating_duration_since(onset);
+    // VAD start window 80 ms, checked every 20 ms frame; +40 ms is the target.
+    assert!(reaction <= ms(120), "paused {reaction:?} after the onset");
+    assert!(interruptions(&sim).is_empty(), "not yet an interruption");
+    let sent_before = sim.frame_times.len();
+    sim.run(ms(600));
+    assert_eq!(
+        sim.frame_times.len(),
+        sent_before,
+        "nothing sent while paused"
+    );
+    let i = interruptions(&sim).pop().expect("then the interruption");
+    assert_eq!(clears(&sim), 1, "the pause's clear was the only one");
+    // What was heard is what played before the pause (1 s of reply, then
+    // the fixture's lead-in of silence before the onset).
+    assert!(
+        (1000..=1700).contains(&i.heard_audio_ms),
+        "heard {} ms",
+        i.heard_audio_ms
+    );
+    assert!(i.reaction_ms >= 300.0, "{}", i.reaction_ms);
+    let (heard, _) = expected_split(REPLY, (i.heard_audio_ms / 50) as usize);
+    assert_eq!(i.heard_text, heard);
+}
+
+#[test]
+fn a_backchannel_pauses_the_bot_which_then_resumes_where_it_stopped() {
+    let mut sim = speaking_sim(test_config());
+    sim.run(ms(300));
+    sim.say(&speech("uh_huh"), Some("Uh-huh."));
+    assert!(sim.run_until_pred(ms(2000), |s| clears(s) > 0), "paused");
+    // The STT's interim comes in early, before the interruption threshold.
+    sim.input(interim("uh huh"));
+    let cleared = first_clear_at(&sim).expect("clear");
+    sim.settle();
+    assert_eq!(clears(&sim), 1);
+    assert!(interruptions(&sim).is_empty());
+    assert!(
+        sim.log[cleared..]
+            .iter()
+            .any(|o| matches!(o, Output::Twilio(Outbound::Media(_)))),
+        "audio again after the pause"
+    );
+    // Nothing of the reply was skipped: it all played once, give or take
+    // the frame under the playhead at the pause.
+    let reply_ms = REPLY.len() as f64 * 50.0;
+    let greeting_ms = "Hi, I am an AI assistant.".len() as f64 * 50.0;
+    let reply_played = sim.played_ms - greeting_ms;
+    assert!(
+        (reply_ms - 20.0..=reply_ms + 40.0).contains(&reply_played),
+        "reply {reply_ms} ms, played {reply_played} ms"
+    );
+    let t = &sim.turns_completed()[0];
+    assert!(!t.flags.interrupted);
+    assert_eq!(t.heard_text.as_deref(), Some(REPLY));
+    assert!(sim
+        .traces()
+        .any(|k| matches!(k, TraceKind::Note { message } if message.contains("resumed after"))));
+}
+
+#[test]
+fn without_barge_in_pause_the_bot_talks_on_until_the_interruption_is_confirmed() {
+    let mut sim = speaking_sim(confirm_first());
+    sim.run(ms(500));
+    let onset = sim.now + ms(speech_start_ms("wait_stop"));
+    sim.say(&speech("wait_stop"), Some("Actually wait."));
+    assert!(sim.run_until_pred(ms(3000), |s| clears(s) > 0));
+    let reaction = sim.now.saturating_duration_since(onset);
+    assert!(reaction >= ms(280), "cleared {reaction:?} after the onset");
 }

@@ -540,9 +540,11 @@ fn a_yes_that_outlasts_the_bot_is_an_answer() {
     let ok = sim.run_until_pred(ms(5000), |s| s.last_route().is_some());
     assert!(ok, "the answer was dropped");
     assert_eq!(sim.last_route().map(|r| r.1).as_deref(), Some("Yes."));
+    // The one clear is the pause at the caller's onset (`barge_in_pause`);
+    // the caller outlasted what the greeting had left, so it is an answer.
     assert_eq!(
         sim.count(|o| matches!(o, Output::Twilio(Outbound::Clear))),
-        0
+        1
     );
 }
 
@@ -722,4 +724,77 @@ fn later_sentences_wait_for_tts_in_playing_order_within_the_look_ahead() {
     sim.settle();
     let last = sim.tts_texts();
     assert_eq!(last.last().map(String::as_str), Some("Four ends it."));
+}
+
+fn speech_final(text: &str) -> Input<'static> {
+    Input::Stt(SttEvent::Transcript {
+        text: text.into(),
+        confidence: 0.93,
+        is_final: true,
+        speech_final: true,
+        from_finalize: false,
+        start_s: 0.0,
+        duration_s: 1.2,
+    })
+}
+
+#[test]
+fn stt_endpointing_and_vad_silence_agreeing_end_the_turn_before_the_stop_window() {
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    let core = speech_core("opening_hours");
+    let speech_ms = core.len() as u64 / 8;
+    sim.say(&core, None);
+    // The words, then 300 ms of silence: the VAD's 400 ms window is not full.
+    sim.run(ms(speech_ms + 300));
+    assert!(sim.last_route().is_none(), "no turn yet");
+    sim.input(speech_final("What are your opening hours?"));
+    let (_, text) = sim.last_route().expect("the turn ended at once");
+    assert_eq!(text, "What are your opening hours?");
+    let turn = sim
+        .traces()
+        .filter(|k| matches!(k, TraceKind::SpeechStopped))
+        .count();
+    assert_eq!(turn, 1, "the early end is traced as the speech's stop");
+    // The VAD's own stop window passing later changes nothing.
+    sim.run(ms(600));
+    assert_eq!(
+        sim.traces()
+            .filter(|k| matches!(k, TraceKind::SpeechStopped))
+            .count(),
+        1
+    );
+}
+
+#[test]
+fn an_stt_endpoint_while_the_vad_still_hears_speech_does_not_end_the_turn() {
+    let mut sim = Sim::new(test_config());
+    sim.settle();
+    let core = speech_core("opening_hours");
+    let speech_ms = core.len() as u64 / 8;
+    sim.say(&core, None);
+    sim.run(ms(speech_ms / 2));
+    sim.input(speech_final("What are"));
+    sim.run(ms(speech_ms / 2 + 100));
+    assert!(sim.last_route().is_none(), "the caller is still talking");
+    sim.run(ms(1500));
+    assert!(sim.last_route().is_some(), "the VAD's stop ends it");
+}
+
+#[test]
+fn with_early_end_off_the_turn_waits_for_the_vad_stop_window() {
+    let cfg = CallConfig {
+        early_end_ms: 0,
+        ..test_config()
+    };
+    let mut sim = Sim::new(cfg);
+    sim.settle();
+    let core = speech_core("opening_hours");
+    let speech_ms = core.len() as u64 / 8;
+    sim.say(&core, None);
+    sim.run(ms(speech_ms + 300));
+    sim.input(speech_final("What are your opening hours?"));
+    assert!(sim.last_route().is_none());
+    sim.run(ms(300));
+    assert!(sim.last_route().is_some());
 }

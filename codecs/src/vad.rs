@@ -6,7 +6,8 @@
 //! energy gate (quieter than `energy_gate_dbfs`, or less than 6 dB above the
 //! tracked noise floor: probability 0, no inference; see `vad_gate`) or
 //! earshot -> speech/non-speech per frame -> hysteresis (speech must last
-//! `start_ms` to open, non-speech `stop_ms` to close, gaps of up to 32 ms
+//! `start_ms` to open, counted from its back-dated onset once earshot has
+//! said speech for 32 ms; non-speech `stop_ms` to close; gaps of up to 32 ms
 //! inside a run tolerated) -> at most one [`VadEvent`] returned per call.
 //!
 //! Event timestamps are 8 kHz sample indices since the first sample pushed,
@@ -42,6 +43,9 @@ const OFFSET_LAG_FRAMES: u64 = 2;
 const MAX_BACKDATE_FRAMES: u64 = 8;
 /// Opposite frames tolerated inside a run before it breaks (32 ms).
 const GAP_TOLERANCE: u32 = 2;
+/// Frames earshot must call speech before an onset is confirmed, however
+/// long ago the energy rose (32 ms).
+const MIN_SPEECH_FRAMES: u64 = 2;
 /// Gated frames after which earshot's context is reset (~160 ms): shorter
 /// gaps are pauses inside speech whose context is still right.
 const STALE_AFTER_GATED_FRAMES: u32 = 10;
@@ -221,6 +225,27 @@ impl Vad {
         self.hysteresis.speaking
     }
 
+    /// While speaking: how long the silence that may become the offset has
+    /// lasted so far (the stop window fills from it), in ms; 0 when not
+    /// speaking or when the last frame was speech.
+    pub fn silence_ms(&self) -> u64 {
+        if !self.hysteresis.speaking {
+            return 0;
+        }
+        self.hysteresis
+            .run_start
+            .map_or(0, |s| (self.frames_done - s) * u64::from(FRAME_MS))
+    }
+
+    /// Ends the speech now, without an event: the caller decided on other
+    /// evidence (STT endpointing agreeing with this silence) that the
+    /// utterance is over. The next speech is a new onset.
+    pub fn end_speech(&mut self) {
+        self.hysteresis.speaking = false;
+        self.hysteresis.run_start = None;
+        self.hysteresis.run_gap = 0;
+    }
+
     /// earshot score of the last frame (0 for a gated frame).
     pub fn last_probability(&self) -> f32 {
         self.last_probability
@@ -256,10 +281,16 @@ impl Vad {
         self.last_probability = probability;
         let frame = self.frames_done;
         self.frames_done += 1;
-        let Some(flip) = self
-            .hysteresis
-            .feed(frame, probability >= self.cfg.threshold)
-        else {
+        let is_speech = probability >= self.cfg.threshold;
+        // The start window runs from where the speech began (the onset
+        // moved back over the ungated frames before earshot's first
+        // speech frame), not from earshot's first speech frame: earshot
+        // needs ~60 ms to climb, and a barge-in should not wait for it.
+        let onset = (!self.hysteresis.speaking && is_speech).then(|| {
+            let run_start = self.hysteresis.run_start.unwrap_or(frame);
+            self.onset_frame(run_start, frame)
+        });
+        let Some(flip) = self.hysteresis.feed(frame, is_speech, onset) else {
             return;
         };
         let event = if self.hysteresis.speaking {
@@ -326,8 +357,11 @@ impl Hysteresis {
         }
     }
 
-    /// Feeds frame `frame`'s decision; on a flip returns the run's first frame.
-    fn feed(&mut self, frame: u64, is_speech: bool) -> Option<u64> {
+    /// Feeds frame `frame`'s decision; on a flip returns the run's first
+    /// frame. `onset` (while not speaking): where the speech began, from
+    /// which the start window is counted once earshot has said speech for
+    /// `MIN_SPEECH_FRAMES`.
+    fn feed(&mut self, frame: u64, is_speech: bool, onset: Option<u64>) -> Option<u64> {
         if is_speech == self.speaking {
             if self.run_start.is_some() {
                 self.run_gap += 1;
@@ -344,7 +378,18 @@ impl Hysteresis {
         } else {
             self.start_frames
         };
-        if frame + 1 - start < needed {
+        let lasted = if self.speaking {
+            frame + 1 - start
+        } else {
+            let from = onset.unwrap_or(start).min(start);
+            let earshot = frame + 1 - start;
+            if earshot < MIN_SPEECH_FRAMES {
+                0
+            } else {
+                frame + 1 - from
+            }
+        };
+        if lasted < needed {
             return None;
         }
         self.speaking = !self.speaking;

@@ -109,6 +109,41 @@ fn an_utterance_gives_one_start_and_one_stop_stamped_at_the_true_boundaries() {
 }
 
 #[test]
+fn silence_inside_speech_is_measured_and_end_speech_makes_the_next_speech_a_new_onset() {
+    let mut vad = Vad::new(VadConfig::default()).expect("default config is valid");
+    let pcm = speech();
+    // Up to the end of the words (1740 ms), then 240 ms of silence.
+    for frame in pcm[..1760 * 8].chunks(160) {
+        vad.push(frame);
+    }
+    assert!(vad.is_speaking());
+    let during = vad.silence_ms();
+    assert!(during < 100, "speech just ended: {during} ms");
+    let mut events = Vec::new();
+    for frame in [0i16; 240 * 8].chunks(160) {
+        events.extend(vad.push(frame));
+    }
+    assert!(
+        events.is_empty() && vad.is_speaking(),
+        "stop window not full"
+    );
+    let silent = vad.silence_ms();
+    assert!((150..=300).contains(&silent), "silence so far {silent} ms");
+    vad.end_speech();
+    assert!(!vad.is_speaking());
+    assert_eq!(vad.silence_ms(), 0);
+    // More silence: no stop event for speech already ended; then the same
+    // utterance again starts anew.
+    let mut later = events_in_20ms_pushes(&mut vad, &[0i16; 8000]);
+    assert!(later.is_empty(), "{later:?}");
+    later = events_in_20ms_pushes(&mut vad, &pcm);
+    assert!(matches!(
+        later.first(),
+        Some((_, VadEvent::SpeechStarted { .. }))
+    ));
+}
+
+#[test]
 fn one_long_push_gives_the_same_events_as_20ms_pushes() {
     let mut pcm = speech();
     pcm.extend([0; 4800]);
@@ -149,7 +184,7 @@ fn hysteresis_needs_the_full_window_and_tolerates_short_gaps() {
     let flips: Vec<Option<u64>> = speech
         .iter()
         .enumerate()
-        .map(|(i, &s)| h.feed(i as u64, s))
+        .map(|(i, &s)| h.feed(i as u64, s, None))
         .collect();
     assert_eq!(
         flips,
@@ -163,14 +198,31 @@ fn hysteresis_needs_the_full_window_and_tolerates_short_gaps() {
     let flips: Vec<Option<u64>> = broken
         .iter()
         .enumerate()
-        .map(|(i, &s)| h.feed(i as u64, s))
+        .map(|(i, &s)| h.feed(i as u64, s, None))
         .collect();
     assert_eq!(flips[..9], [None; 9], "a three-frame gap restarts the run");
     assert_eq!(flips[9], Some(5));
     for i in 10..19 {
-        assert_eq!(h.feed(i, false), None, "frame {i}");
+        assert_eq!(h.feed(i, false, None), None, "frame {i}");
     }
-    assert_eq!(h.feed(19, false), Some(10));
+    assert_eq!(h.feed(19, false, None), Some(10));
+}
+
+#[test]
+fn the_start_window_counts_from_the_back_dated_onset_after_two_speech_frames() {
+    let cfg = VadConfig {
+        start_ms: 80, // 5 frames
+        ..VadConfig::default()
+    };
+    let mut h = Hysteresis::new(&cfg);
+    // Energy rose at frame 10; earshot first says speech at frame 13.
+    let flips: Vec<Option<u64>> = (13..20).map(|i| h.feed(i, true, Some(10))).collect();
+    // Frame 14: two earshot frames, 5 frames since the onset: confirmed.
+    assert_eq!(flips, [None, Some(13), None, None, None, None, None]);
+    // Without a back-dated onset the window is earshot's own: frame 17.
+    let mut h = Hysteresis::new(&cfg);
+    let flips: Vec<Option<u64>> = (13..20).map(|i| h.feed(i, true, None)).collect();
+    assert_eq!(flips, [None, None, None, None, Some(13), None, None]);
 }
 
 #[test]

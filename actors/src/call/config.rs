@@ -29,6 +29,15 @@ pub struct CallConfig {
     pub max_media_ms: u64,
     /// A Twilio mark after about this much audio.
     pub mark_every_ms: u64,
+    /// End the turn at STT's `speech_final` once the VAD has heard this much
+    /// silence, rather than waiting for its whole stop window (`vad.stop_ms`);
+    /// 0 waits for the VAD.
+    pub early_end_ms: u64,
+    /// Pause the bot (`clear`) as soon as the VAD hears the caller over it,
+    /// and resume from where it stopped if the speech turns out not to be
+    /// an interruption (shorter than `interrupt_min_ms`, a backchannel,
+    /// noise). False: the bot talks on until the interruption is confirmed.
+    pub barge_in_pause: bool,
     /// Caller speech must last this long to interrupt the bot.
     pub interrupt_min_ms: u64,
     /// Also need this many words in the interim transcript (0 = off).
@@ -93,6 +102,8 @@ impl Default for CallConfig {
             refill_ms: 100,
             max_media_ms: 100,
             mark_every_ms: 100,
+            early_end_ms: 250,
+            barge_in_pause: true,
             interrupt_min_ms: 300,
             min_interrupt_words: 0,
             backchannels: [
@@ -280,6 +291,7 @@ impl CallConfig {
         let bounded = [
             ("refill_ms", self.refill_ms),
             ("interrupt_min_ms", self.interrupt_min_ms),
+            ("early_end_ms", self.early_end_ms),
             ("mark_grace_ms", self.mark_grace_ms),
             (
                 "escalation_stop_timeout_ms",

@@ -49,6 +49,7 @@ impl Call {
             self.on_vad(now, ev);
             event = self.vad.next_event();
         }
+        self.check_early_end(now);
         self.check_long_speech(now);
         self.check_barge_in(now);
     }
@@ -114,35 +115,66 @@ impl Call {
                     None => {
                         let candidate = self.bot_interruptible();
                         self.utterance = Some(Utterance::new(onset, candidate));
+                        if candidate {
+                            self.pause_for_caller(now);
+                        }
                     }
                 }
             }
             VadEvent::SpeechStopped { at } => {
-                let offset = self.vad_base + at;
                 self.trace_kind(TraceKind::SpeechStopped);
-                let behind =
-                    Duration::from_micros(self.media.saturating_sub(offset).saturating_mul(125));
-                let endpoint = now + Duration::from_millis(self.cfg.endpoint_timeout_ms);
-                // The VAD's stop window of silence has gone to STT already,
-                // so its endpointing has seen the pause: shut the gate.
-                self.flush_stt();
-                self.stt_open = false;
-                let Some(u) = self.utterance.as_mut() else {
-                    return;
-                };
-                u.stopped = Some(offset);
-                u.stopped_at = Some(now.checked_sub(behind).unwrap_or(now));
-                u.endpoint_deadline = Some(endpoint);
-                // STT may have endpointed first (its silence window is
-                // shorter than ours): then the turn is complete now.
-                if let Some(at) = u.speech_final_at {
-                    u.stt_complete = true;
-                    u.final_at.get_or_insert(at);
-                }
-                self.emit(Output::SttFinalize);
-                self.check_end_of_turn(now);
+                self.speech_stopped(now, self.vad_base + at, true);
             }
         }
+    }
+
+    /// The caller stopped speaking at media sample `offset`: STT gets the
+    /// rest (and, with `finalize`, is asked to flush), the endpoint timer
+    /// is armed, and the turn ends if STT already has it all.
+    fn speech_stopped(&mut self, now: Instant, offset: u64, finalize: bool) {
+        let behind = Duration::from_micros(self.media.saturating_sub(offset).saturating_mul(125));
+        let endpoint = now + Duration::from_millis(self.cfg.endpoint_timeout_ms);
+        // The silence up to here has gone to STT already, so its
+        // endpointing has seen the pause: shut the gate.
+        self.flush_stt();
+        self.stt_open = false;
+        let Some(u) = self.utterance.as_mut() else {
+            return;
+        };
+        u.stopped = Some(offset);
+        u.stopped_at = Some(now.checked_sub(behind).unwrap_or(now));
+        u.endpoint_deadline = Some(endpoint);
+        // STT may have endpointed first (its silence window is
+        // shorter than ours): then the turn is complete now.
+        if let Some(at) = u.speech_final_at {
+            u.stt_complete = true;
+            u.final_at.get_or_insert(at);
+        }
+        if finalize {
+            self.emit(Output::SttFinalize);
+        }
+        self.check_end_of_turn(now);
+    }
+
+    /// STT endpointed (a `speech_final` with words) and the VAD has heard
+    /// `early_end_ms` of silence since: both agree the caller is done, so
+    /// the turn ends now instead of when the VAD's stop window fills.
+    fn check_early_end(&mut self, now: Instant) {
+        let min = self.cfg.early_end_ms;
+        let agreed = min > 0
+            && self.vad.is_speaking()
+            && self.vad.silence_ms() >= min
+            && self
+                .utterance
+                .as_ref()
+                .is_some_and(|u| u.stopped.is_none() && u.speech_final_at.is_some());
+        if !agreed {
+            return;
+        }
+        let silence = self.vad.silence_ms() * 8;
+        self.vad.end_speech();
+        self.trace_kind(TraceKind::SpeechStopped);
+        self.speech_stopped(now, self.media.saturating_sub(silence), false);
     }
 
     /// The bot is talking or thinking in a way the caller may cut off.
@@ -206,11 +238,13 @@ impl Call {
             u.speech_final_at = Some(now);
         }
         self.check_barge_in(now);
+        self.check_early_end(now);
         self.check_end_of_turn(now);
     }
 
     /// Ends the turn once the caller stopped and STT has it all.
     fn check_end_of_turn(&mut self, now: Instant) {
+        self.settle_paused_candidate(now);
         self.promote_candidate();
         let done = self
             .utterance
@@ -218,6 +252,42 @@ impl Call {
             .is_some_and(|u| !u.candidate && u.stopped.is_some() && u.stt_complete);
         if done {
             self.end_turn(now);
+        }
+    }
+
+    /// The bot is paused for a candidate that has now ended and been
+    /// transcribed without qualifying as an interruption by length: words
+    /// other than a backchannel interrupt after all (the bot is silent
+    /// already); a backchannel or noise is dropped and the bot resumes.
+    fn settle_paused_candidate(&mut self, now: Instant) {
+        if self.paused_since.is_none() {
+            return;
+        }
+        let Some(u) = self
+            .utterance
+            .as_ref()
+            .filter(|u| u.candidate && u.stopped.is_some() && u.stt_complete)
+        else {
+            return;
+        };
+        let text = u.text();
+        // Had the bot talked on, would the caller have outlasted it? Then
+        // even a "yes" was an answer, not feedback.
+        let outlasted = self
+            .paused_left
+            .zip(u.stopped)
+            .is_some_and(|((at, left), stopped)| stopped.saturating_sub(at) >= left);
+        let min_words = self.cfg.min_interrupt_words.max(1);
+        let feedback =
+            self.phrases.backchannels.covers(&text) || phrases::word_count(&text) < min_words;
+        if text.trim().is_empty() || (feedback && !outlasted) {
+            self.utterance = None; // `after` resumes playback
+            return;
+        }
+        let onset = u.onset;
+        self.interrupt(now, Interrupter::Caller { onset });
+        if let Some(u) = self.utterance.as_mut() {
+            u.candidate = false;
         }
     }
 
@@ -337,8 +407,11 @@ impl Call {
     /// queued audio, truncate the context to what was heard, and close the
     /// turn being answered. A caller's barge-in is traced as an interruption.
     pub(super) fn interrupt(&mut self, now: Instant, who: Interrupter) {
+        // A pause for this speech has already cleared Twilio's buffer.
+        let paused = self.paused_since.take().is_some();
+        self.paused_left = None;
         let audio_out = self.replies.iter().any(|r| r.sent > 0);
-        if audio_out {
+        if audio_out && !paused {
             self.emit(Output::Twilio(Outbound::Clear));
             self.trace_kind(TraceKind::Clear);
         }

@@ -109,6 +109,10 @@ pub struct Call {
     pub(super) pcm: Vec<i16>,
     /// Mu-law waiting to be forwarded to STT in one batch.
     pub(super) stt_buf: Vec<u8>,
+    /// Playback paused for caller speech over the bot, since then.
+    pub(super) paused_since: Option<Instant>,
+    /// At the pause: media time, and the bot's audio left to send (samples).
+    pub(super) paused_left: Option<(u64, u64)>,
     /// With `stt_gate`: whether speech is open (audio flows to STT).
     pub(super) stt_open: bool,
     /// With `stt_gate`, while shut: the last `stt_preroll_ms` of audio.
@@ -176,6 +180,8 @@ impl Call {
             vad,
             pcm: Vec::with_capacity(160),
             stt_buf: Vec::new(),
+            paused_since: None,
+            paused_left: None,
             stt_open: false,
             stt_preroll: VecDeque::new(),
             media: 0,
@@ -360,6 +366,10 @@ impl Call {
             return;
         }
         self.leave_voicemail();
+        let candidate = self.utterance.as_ref().is_some_and(|u| u.candidate);
+        if self.paused_since.is_some() && !candidate {
+            self.resume_playback(now);
+        }
         self.pump(now);
         self.refresh_idle(now);
         let state = self.state();

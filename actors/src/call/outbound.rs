@@ -69,9 +69,16 @@ pub struct Reply {
     /// Only the active reply converts audio, so a resampler never carries
     /// state from one reply into another.
     active: bool,
+    /// Converted audio not yet known to be heard: sent audio stays until a
+    /// mark confirms it, so a pause for caller speech can send it again.
     queue: VecDeque<u8>,
-    /// Audio converted into the queue so far, samples.
+    /// Reply position of `queue[0]`.
+    queue_base: u64,
+    /// Audio converted so far (reply position of the queue's end), samples.
     queued_total: u64,
+    /// Run position minus reply position of this reply's audio in the
+    /// current run of Twilio's buffer (set at its first send after a clear).
+    pub run_offset: Option<i64>,
     /// Audio sent to Twilio, samples.
     pub sent: u64,
     /// Reply position of the last mark sent.
@@ -98,7 +105,9 @@ impl Reply {
             closed: false,
             active: false,
             queue: VecDeque::new(),
+            queue_base: 0,
             queued_total: 0,
+            run_offset: None,
             sent: 0,
             last_mark_pos: 0,
             mark_seq: 0,
@@ -240,38 +249,65 @@ impl Reply {
     /// The next frame to send: 20 ms, or the shorter tail of a complete reply.
     #[cfg(test)]
     pub fn pop_frame(&mut self) -> Option<Vec<u8>> {
-        let n = if self.queue.len() >= FRAME_BYTES {
-            FRAME_BYTES
-        } else if self.synthesized() && !self.queue.is_empty() {
-            self.queue.len()
-        } else {
-            return None;
-        };
-        Some(self.queue.drain(..n).collect())
+        let mut out = Vec::new();
+        (self.pop_frame_into(&mut out) > 0).then_some(out)
     }
 
-    /// Moves the next frame (or the final tail) onto `out`; returns its
-    /// length, 0 while waiting for TTS.
+    /// Copies the next frame (or the final tail) onto `out` and counts it
+    /// as sent; returns its length, 0 while waiting for TTS.
     pub fn pop_frame_into(&mut self, out: &mut Vec<u8>) -> usize {
-        let n = if self.queue.len() >= FRAME_BYTES {
+        let unsent = (self.queued_total - self.sent) as usize;
+        let n = if unsent >= FRAME_BYTES {
             FRAME_BYTES
         } else if self.synthesized() {
-            self.queue.len()
+            unsent
         } else {
             0
         };
-        out.extend(self.queue.drain(..n));
+        let from = (self.sent - self.queue_base) as usize;
+        out.extend(self.queue.range(from..from + n));
+        self.sent += n as u64;
         n
+    }
+
+    /// Audio still to send, once all of it is known (synthesised).
+    pub fn unsent(&self) -> Option<u64> {
+        self.synthesized().then(|| self.queued_total - self.sent)
     }
 
     /// A frame (or the final tail) is ready to send.
     pub fn has_frame(&self) -> bool {
-        self.queue.len() >= FRAME_BYTES || (self.synthesized() && !self.queue.is_empty())
+        let unsent = self.queued_total - self.sent;
+        unsent >= FRAME_BYTES as u64 || (self.synthesized() && unsent > 0)
     }
 
     /// Everything synthesised has been sent.
     pub fn drained(&self) -> bool {
-        self.synthesized() && self.queue.is_empty()
+        self.synthesized() && self.sent >= self.queued_total
+    }
+
+    /// A mark confirmed audio up to `heard_pos`: it will never be sent
+    /// again, so it leaves memory.
+    pub fn forget_heard(&mut self) {
+        let upto = self.heard_pos.min(self.sent).max(self.queue_base);
+        self.queue.drain(..(upto - self.queue_base) as usize);
+        self.queue_base = upto;
+    }
+
+    /// Twilio's buffer was cleared with playback at reply position `pos`:
+    /// sending resumes from there (a whole frame back, never before what a
+    /// mark confirmed). Returns the audio taken back, samples.
+    pub fn rewind(&mut self, pos: u64) -> u64 {
+        let frame = FRAME_BYTES as u64;
+        let pos = (pos / frame * frame).max(self.queue_base).min(self.sent);
+        let back = self.sent - pos;
+        self.sent = pos;
+        self.last_mark_pos = self.last_mark_pos.min(pos);
+        // Its marks in the cleared buffer, the end mark included, are void:
+        // what is left (if only the end mark) goes out again.
+        self.fully_sent = false;
+        self.run_offset = None;
+        back
     }
 
     /// Byte offset in `text` reached at reply audio position `pos`. The text

@@ -21,6 +21,9 @@ impl Call {
     /// Sends what the lead allows, a mark every ~`mark_every_ms`, and an
     /// end mark after each reply's last frame.
     pub(super) fn pump(&mut self, now: Instant) {
+        if self.paused_since.is_some() {
+            return; // caller speech over the bot: wait until it is resolved
+        }
         let every = self.cfg.mark_every_ms * 8;
         // Hysteresis: top the lead up only once it has dropped by
         // `refill_ms`, so frames leave in batches of ~100 ms rather than
@@ -52,15 +55,17 @@ impl Call {
             {
                 break;
             }
-            let n = self.replies[i].pop_frame_into(&mut chunk) as u64;
+            let run_pos = self.pacer.sent_end() as i64;
+            let r = &mut self.replies[i];
+            let n = r.pop_frame_into(&mut chunk) as u64;
             if n == 0 {
                 break; // waiting for TTS
             }
+            r.run_offset.get_or_insert(run_pos - (r.sent - n) as i64);
+            let first = r.sent == n;
+            let kind = r.kind;
             self.pacer.on_send(now, n);
             let r = &mut self.replies[i];
-            let first = r.sent == 0;
-            r.sent += n;
-            let kind = r.kind;
             let due = r.sent - r.last_mark_pos >= every && !r.drained();
             if first {
                 self.turn_stage(now, kind, |t| &mut t.first_audio_out_ms);
@@ -74,6 +79,45 @@ impl Call {
             }
         }
         self.send_media(&mut chunk);
+    }
+
+    /// Caller speech began over the bot: stop Twilio's playback at once
+    /// (`clear`) but keep the replies, LLM and TTS, so that a backchannel or
+    /// a cough costs a short pause rather than the answer. Each reply is
+    /// rewound to where playback stopped; sending resumes from there
+    /// (`resume_playback`) unless the speech becomes an interruption.
+    pub(super) fn pause_for_caller(&mut self, now: Instant) {
+        if !self.cfg.barge_in_pause || self.paused_since.is_some() || self.pacer.lead(now) == 0 {
+            return;
+        }
+        let played = self.pacer.position(now) as i64;
+        for r in self.replies.iter_mut() {
+            if let Some(off) = r.run_offset {
+                r.rewind((played - off).max(0) as u64);
+            }
+        }
+        self.emit(Output::Twilio(Outbound::Clear));
+        self.trace_kind(TraceKind::Clear);
+        self.ledger.clear();
+        self.pacer.reset();
+        self.paused_since = Some(now);
+        // What the bot had left to say, to tell later whether the caller
+        // would have outlasted it (unknown while TTS is still running).
+        let left: Option<u64> = self.replies.iter().map(Reply::unsent).sum();
+        self.paused_left = Some((self.media, left.unwrap_or(u64::MAX)));
+    }
+
+    /// The speech that paused the bot was not an interruption (too short, a
+    /// backchannel, noise): playback goes on from where it stopped.
+    pub(super) fn resume_playback(&mut self, now: Instant) {
+        let Some(since) = self.paused_since.take() else {
+            return;
+        };
+        self.paused_left = None;
+        let ms = now.saturating_duration_since(since).as_millis();
+        self.trace_kind(TraceKind::Note {
+            message: format!("caller speech was not an interruption: resumed after {ms} ms"),
+        });
     }
 
     fn send_media(&mut self, chunk: &mut Vec<u8>) {
@@ -164,6 +208,7 @@ impl Call {
         };
         let r = &mut self.replies[i];
         r.heard_pos = r.heard_pos.max(m.reply_pos);
+        r.forget_heard();
         let offset = if m.last {
             r.text.len()
         } else {
