@@ -103,6 +103,36 @@ pub fn speech_like_pcm(text: &str, sample_rate: u32, ms_per_char: u32) -> Vec<i1
     out
 }
 
+/// Most bytes the audio cache keeps before it starts afresh.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+/// The whole utterance as little-endian PCM bytes, shared: simulated calls
+/// repeat the same replies, and synthesising each again cost the mock
+/// process most of its CPU in capacity runs (CPU the engine and the callers
+/// share on one machine, where a real TTS provider costs none).
+pub fn cached_pcm_le(text: &str, sample_rate: u32, ms_per_char: u32) -> std::sync::Arc<Vec<u8>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    type Key = (String, u32, u32);
+    static CACHE: OnceLock<Mutex<(HashMap<Key, Arc<Vec<u8>>>, usize)>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new((HashMap::new(), 0)));
+    let key = (text.to_owned(), sample_rate, ms_per_char);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.0.get(&key).cloned()) {
+        return hit;
+    }
+    let pcm = speech_like_pcm(text, sample_rate, ms_per_char);
+    let bytes: Arc<Vec<u8>> = Arc::new(pcm.iter().flat_map(|s| s.to_le_bytes()).collect());
+    if let Ok(mut c) = cache.lock() {
+        if c.1 + bytes.len() > CACHE_BYTES {
+            c.0.clear();
+            c.1 = 0;
+        }
+        c.1 += bytes.len();
+        c.0.insert(key, bytes.clone());
+    }
+    bytes
+}
+
 /// Rises and falls once per syllable, never quite silent inside a word.
 fn syllable_envelope(pos: f32) -> f32 {
     let s = (PI * pos.fract()).sin();

@@ -5,7 +5,7 @@
 //! streams (the client dropped the connection).
 
 use super::http::{ClientWatch, Request, ResponseWriter};
-use super::synth::SpeechSynth;
+use super::synth::cached_pcm_le;
 use super::MockServer;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -139,29 +139,16 @@ async fn stream_audio(state: &TtsMockState, text: &str, w: &mut ResponseWriter) 
     if w.start_chunked(200, "audio/pcm").await.is_err() {
         return false;
     }
-    let mut synth = SpeechSynth::new(text, cfg.sample_rate, cfg.ms_per_char);
+    let audio = cached_pcm_le(text, cfg.sample_rate, cfg.ms_per_char);
     let chunk = cfg.chunk_bytes.max(1);
     let per_chunk = (cfg.realtime_factor > 0.0).then(|| {
         Duration::from_secs_f64(chunk as f64 / 2.0 / cfg.sample_rate as f64 / cfg.realtime_factor)
     });
-    // Samples are generated as needed; an odd chunk size carries a byte.
-    let mut pending: Vec<u8> = Vec::with_capacity(chunk + 2);
-    let mut samples = vec![0i16; chunk.div_ceil(2)];
-    let mut first = true;
-    loop {
-        while pending.len() < chunk && synth.remaining() > 0 {
-            let n = synth.fill(&mut samples);
-            pending.extend(samples[..n].iter().flat_map(|s| s.to_le_bytes()));
-        }
-        if pending.is_empty() {
-            break;
-        }
-        if let (Some(d), false) = (per_chunk, first) {
+    for (i, piece) in audio.chunks(chunk).enumerate() {
+        if let (Some(d), true) = (per_chunk, i > 0) {
             tokio::time::sleep(d).await;
         }
-        first = false;
-        let piece: Vec<u8> = pending.drain(..chunk.min(pending.len())).collect();
-        if w.chunk(&piece).await.is_err() {
+        if w.chunk(piece).await.is_err() {
             return false;
         }
         state.bytes_sent.fetch_add(piece.len() as u64, Relaxed);
