@@ -114,7 +114,9 @@ pub fn cached_pcm_le(text: &str, sample_rate: u32, ms_per_char: u32) -> std::syn
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
     type Key = (String, u32, u32);
-    static CACHE: OnceLock<Mutex<(HashMap<Key, Arc<Vec<u8>>>, usize)>> = OnceLock::new();
+    /// The entries and their total size in bytes.
+    type Cache = (HashMap<Key, Arc<Vec<u8>>>, usize);
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new((HashMap::new(), 0)));
     let key = (text.to_owned(), sample_rate, ms_per_char);
     if let Some(hit) = cache.lock().ok().and_then(|c| c.0.get(&key).cloned()) {
