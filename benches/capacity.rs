@@ -11,7 +11,8 @@
 //! - `CAPACITY_TARGET=http://127.0.0.1:8080` (+ `CAPACITY_PID`,
 //!   `CAPACITY_DELAYS_MS="stt,llm,tts"`) measures an engine already running.
 //!
-//! Other knobs: CAPACITY_STEPS, CAPACITY_MAX_P99_MS, CAPACITY_SCRIPT
+//! `CAPACITY_DELAYS_MS` also overrides the subtracted delays of the engine
+//! started here. Other knobs: CAPACITY_STEPS, CAPACITY_MAX_P99_MS, CAPACITY_SCRIPT
 //! (config/loadtest/capacity.toml), CAPACITY_RAMP (calls/s, default 100),
 //! CAPACITY_AUTH_TOKEN and CAPACITY_PUBLIC_URL (the engine's
 //! `server.public_url`, which webhook signatures cover).
@@ -97,11 +98,13 @@ fn start_engine() -> (Child, String, ProviderDelays) {
         .stdout(Stdio::null())
         .spawn()
         .expect("switchboard serve starts");
-    (
-        child,
-        format!("http://127.0.0.1:{port}"),
-        mock_delays(&config),
-    )
+    // CAPACITY_DELAYS_MS overrides what is subtracted (e.g. "360,0,150"
+    // for a script answered from scenarios, which never waits for the LLM).
+    let delays = match env("CAPACITY_DELAYS_MS") {
+        Some(_) => delays_from_env(),
+        None => mock_delays(&config),
+    };
+    (child, format!("http://127.0.0.1:{port}"), delays)
 }
 
 async fn wait_healthy(url: &str) -> Result<(), String> {
@@ -168,15 +171,16 @@ async fn run(target: &UrlTarget, delays: ProviderDelays) -> Result<(), String> {
     )
     .await
     .map_err(|e| e.to_string())?;
-    let shown_target = match env("CAPACITY_TARGET") {
-        Some(url) => format!("CAPACITY_TARGET={url} "),
-        None => String::new(),
-    };
-    let shown_steps: Vec<String> = steps.iter().map(ToString::to_string).collect();
-    let command = format!(
-        "{shown_target}CAPACITY_STEPS={} cargo bench --bench capacity",
-        shown_steps.join(",")
-    );
+    // Every knob that was set, so the command reproduces the run.
+    let mut shown: Vec<String> = std::env::vars()
+        .filter(|(k, _)| {
+            (k.starts_with("CAPACITY_") && k != "CAPACITY_AUTH_TOKEN")
+                || k.starts_with("SWITCHBOARD__")
+        })
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    shown.sort();
+    let command = format!("{} cargo bench --bench capacity", shown.join(" "));
     let notes = format!(
         "Script {}, ramp {} calls/s, provider delays {:?}, engine pid {:?}, limit p99 engine-added {} ms. \
          The load generator runs on the same machine. Engine-added = turn latency - (stt endpointing \
