@@ -560,15 +560,7 @@ fn an_stt_final_that_beats_the_vad_stop_ends_the_turn_at_the_vad_stop() {
     sim.settle();
     sim.say(&speech_core("opening_hours"), None);
     assert!(sim.run_until_pred(ms(10_000), |s| s.inbound.is_empty()));
-    sim.input(Input::Stt(SttEvent::Transcript {
-        text: "What are your opening hours?".into(),
-        confidence: 0.93,
-        is_final: true,
-        speech_final: true,
-        from_finalize: false,
-        start_s: 0.0,
-        duration_s: 1.2,
-    }));
+    sim.input(speech_final("What are your opening hours?"));
     let final_at = sim.now;
     assert!(sim.last_route().is_none(), "the VAD has not closed yet");
     assert!(sim.run_until_pred(ms(3_000), |s| s.last_route().is_some()));
@@ -738,41 +730,40 @@ fn speech_final(text: &str) -> Input<'static> {
     })
 }
 
-#[test]
-fn stt_endpointing_and_vad_silence_agreeing_end_the_turn_before_the_stop_window() {
-    let mut sim = Sim::new(test_config());
+/// A settled call to which the caller is saying the voiced part of
+/// "opening_hours"; returns it and the speech's length in ms.
+fn saying_opening_hours(cfg: CallConfig) -> (Sim, u64) {
+    let mut sim = Sim::new(cfg);
     sim.settle();
     let core = speech_core("opening_hours");
-    let speech_ms = core.len() as u64 / 8;
     sim.say(&core, None);
+    (sim, core.len() as u64 / 8)
+}
+
+fn speech_stops(sim: &Sim) -> usize {
+    sim.traces()
+        .filter(|k| matches!(k, TraceKind::SpeechStopped))
+        .count()
+}
+
+#[test]
+fn stt_endpointing_and_vad_silence_agreeing_end_the_turn_before_the_stop_window() {
+    let (mut sim, speech_ms) = saying_opening_hours(test_config());
     // The words, then 300 ms of silence: the VAD's 400 ms window is not full.
     sim.run(ms(speech_ms + 300));
     assert!(sim.last_route().is_none(), "no turn yet");
     sim.input(speech_final("What are your opening hours?"));
     let (_, text) = sim.last_route().expect("the turn ended at once");
     assert_eq!(text, "What are your opening hours?");
-    let turn = sim
-        .traces()
-        .filter(|k| matches!(k, TraceKind::SpeechStopped))
-        .count();
-    assert_eq!(turn, 1, "the early end is traced as the speech's stop");
+    assert_eq!(speech_stops(&sim), 1, "the early end is traced as the stop");
     // The VAD's own stop window passing later changes nothing.
     sim.run(ms(600));
-    assert_eq!(
-        sim.traces()
-            .filter(|k| matches!(k, TraceKind::SpeechStopped))
-            .count(),
-        1
-    );
+    assert_eq!(speech_stops(&sim), 1);
 }
 
 #[test]
 fn an_stt_endpoint_while_the_vad_still_hears_speech_does_not_end_the_turn() {
-    let mut sim = Sim::new(test_config());
-    sim.settle();
-    let core = speech_core("opening_hours");
-    let speech_ms = core.len() as u64 / 8;
-    sim.say(&core, None);
+    let (mut sim, speech_ms) = saying_opening_hours(test_config());
     sim.run(ms(speech_ms / 2));
     sim.input(speech_final("What are"));
     sim.run(ms(speech_ms / 2 + 100));
@@ -783,15 +774,10 @@ fn an_stt_endpoint_while_the_vad_still_hears_speech_does_not_end_the_turn() {
 
 #[test]
 fn with_early_end_off_the_turn_waits_for_the_vad_stop_window() {
-    let cfg = CallConfig {
+    let (mut sim, speech_ms) = saying_opening_hours(CallConfig {
         early_end_ms: 0,
         ..test_config()
-    };
-    let mut sim = Sim::new(cfg);
-    sim.settle();
-    let core = speech_core("opening_hours");
-    let speech_ms = core.len() as u64 / 8;
-    sim.say(&core, None);
+    });
     sim.run(ms(speech_ms + 300));
     sim.input(speech_final("What are your opening hours?"));
     assert!(sim.last_route().is_none());
