@@ -553,8 +553,12 @@ fn an_stt_final_that_beats_the_vad_stop_ends_the_turn_at_the_vad_stop() {
     // STT endpointing (300 ms) is often shorter than the VAD's silence
     // window (400 ms): the final then arrives while the VAD still hears the
     // caller, and the turn must end as soon as the VAD closes, not at the
-    // endpoint timeout.
-    let cfg = test_config();
+    // endpoint timeout. (With `early_end_ms` it ends sooner still: see
+    // stt_endpointing_and_vad_silence_agreeing_end_the_turn_before_the_stop_window.)
+    let cfg = CallConfig {
+        early_end_ms: 0,
+        ..test_config()
+    };
     let endpoint_timeout = ms(cfg.endpoint_timeout_ms);
     let mut sim = Sim::new(cfg);
     sim.settle();
