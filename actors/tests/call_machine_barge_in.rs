@@ -379,12 +379,17 @@ fn caller_speech_pauses_the_bot_within_the_vad_start_window_then_an_interruption
     assert!(reaction <= ms(120), "paused {reaction:?} after the onset");
     assert!(interruptions(&sim).is_empty(), "not yet an interruption");
     let sent_before = sim.frame_times.len();
-    sim.run(ms(600));
+    sim.run(ms(400));
     assert_eq!(
         sim.frame_times.len(),
         sent_before,
         "nothing sent while paused"
     );
+    assert!(
+        interruptions(&sim).is_empty(),
+        "paused, the call waits for words before it interrupts"
+    );
+    sim.input(interim("actually wait"));
     let i = interruptions(&sim).pop().expect("then the interruption");
     assert_eq!(clears(&sim), 1, "the pause's clear was the only one");
     // What was heard is what played before the pause (1 s of reply, then

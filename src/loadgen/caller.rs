@@ -100,6 +100,9 @@ pub struct CallRecord {
     pub turn_ms: Vec<f32>,
     /// Caller speech onset during bot audio -> `clear` received.
     pub barge_in_ms: Vec<f32>,
+    /// A `clear` during a backchannel (the engine paused for it) -> the
+    /// next bot audio (it resumed), ms.
+    pub backchannel_pause_ms: Vec<f32>,
     /// Barge-ins the engine never answered with `clear`.
     pub barge_in_missed: u32,
     /// Mark received -> mark echoed (how far ahead the engine sent audio).
@@ -132,6 +135,7 @@ impl CallRecord {
             greeting_ms: None,
             turn_ms: Vec::new(),
             barge_in_ms: Vec::new(),
+            backchannel_pause_ms: Vec::new(),
             barge_in_missed: 0,
             mark_held_ms: Vec::new(),
             gap_ms: Vec::new(),

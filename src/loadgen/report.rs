@@ -115,6 +115,8 @@ pub struct Report {
     /// Caller speech onset over bot audio -> `clear`.
     pub barge_in: Summary,
     pub barge_in_missed: u64,
+    /// A backchannel's `clear` (the engine paused) -> bot audio again.
+    pub backchannel_pause: Summary,
     /// Mark received -> echoed.
     pub mark_held: Summary,
     /// Playback underruns inside replies.
@@ -182,6 +184,7 @@ impl Report {
             greeting: s.greeting.summary(),
             barge_in: s.barge.summary(),
             barge_in_missed: sum(|r| u64::from(r.barge_in_missed)),
+            backchannel_pause: s.backchannel.summary(),
             mark_held: s.mark.summary(),
             bot_gaps: s.gaps.summary(),
             late_bot_frames: sum(|r| u64::from(r.late_bot_frames)),
@@ -263,12 +266,13 @@ impl Report {
     }
 
     /// Named summaries in table order.
-    pub fn summaries(&self) -> [(&'static str, &Summary); 6] {
+    pub fn summaries(&self) -> [(&'static str, &Summary); 7] {
         [
             ("turn latency", &self.turn_latency),
             ("engine-added turn latency", &self.engine_added),
             ("greeting", &self.greeting),
             ("barge-in -> clear", &self.barge_in),
+            ("backchannel pause", &self.backchannel_pause),
             ("mark held", &self.mark_held),
             ("bot audio gaps", &self.bot_gaps),
         ]
@@ -314,6 +318,7 @@ struct SampleSets {
     engine: Samples,
     greeting: Samples,
     barge: Samples,
+    backchannel: Samples,
     mark: Samples,
     gaps: Samples,
 }
@@ -328,6 +333,7 @@ impl SampleSets {
             self.greeting.push(g);
         }
         self.barge.extend(&r.barge_in_ms);
+        self.backchannel.extend(&r.backchannel_pause_ms);
         self.mark.extend(&r.mark_held_ms);
         self.gaps.extend(&r.gap_ms);
     }

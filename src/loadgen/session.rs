@@ -84,6 +84,8 @@ pub struct Session<'a> {
     awaiting_reply_since: Option<Instant>,
     /// Caller speech onset over bot audio still waiting for `clear`.
     barge_onset: Option<Instant>,
+    /// When the engine cleared the bot's audio for a backchannel.
+    backchannel_clear: Option<Instant>,
     greeting_pending: bool,
     echoes: Vec<Echo>,
     /// Messages to write on the next flush.
@@ -116,6 +118,7 @@ impl<'a> Session<'a> {
             reply_started_at: None,
             awaiting_reply_since: None,
             barge_onset: None,
+            backchannel_clear: None,
             greeting_pending: true,
             echoes: Vec::new(),
             outbox: Vec::with_capacity(8),
@@ -363,6 +366,12 @@ impl<'a> Session<'a> {
                 self.playback.on_clear(now.into_std(), &mut self.echoes);
                 if let Some(onset) = self.barge_onset.take() {
                     self.rec.barge_in_ms.push(ms_between(onset, now));
+                } else if self
+                    .speech
+                    .as_ref()
+                    .is_some_and(|sp| sp.kind == SpeechKind::Backchannel)
+                {
+                    self.backchannel_clear = Some(now);
                 }
             }
             ServerMessage::Other => {}
@@ -371,6 +380,9 @@ impl<'a> Session<'a> {
 
     fn on_media(&mut self, now: Instant, bytes: usize) {
         self.rec.bot_audio_bytes += bytes as u64;
+        if let Some(cleared) = self.backchannel_clear.take() {
+            self.rec.backchannel_pause_ms.push(ms_between(cleared, now));
+        }
         match self.playback.on_media(now.into_std(), bytes) {
             MediaEffect::ReplyStarted => {
                 self.reply_started_at = Some(now);

@@ -28,6 +28,9 @@ use switchboard_codecs::vad::VadEvent;
 const MAX_CLOCK_SLIP: u64 = 480;
 /// A larger jump is not a gap but a bogus timestamp: 10 s.
 const MAX_CLOCK_JUMP: u64 = 80_000;
+/// With the bot paused for caller speech, speech this long interrupts even
+/// before STT has transcribed any of it (ms).
+const PAUSED_WORDLESS_INTERRUPT_MS: u64 = 1500;
 
 /// Who stopped the bot mid-reply.
 pub(super) enum Interrupter {
@@ -390,6 +393,16 @@ impl Call {
         let text = u.text();
         if !text.is_empty() && self.phrases.backchannels.covers(&text) {
             return; // "uh-huh" is listening, not interrupting
+        }
+        // Paused, the bot is silent already: no need to guess before STT
+        // has said what the caller said (a short "uh-huh" is often not
+        // transcribed within `interrupt_min_ms`), unless the caller goes on
+        // talking without a transcript.
+        if self.paused_since.is_some()
+            && text.trim().is_empty()
+            && u.speech_ms(self.media) < PAUSED_WORDLESS_INTERRUPT_MS
+        {
+            return;
         }
         let min_words = self.cfg.min_interrupt_words;
         if min_words > 0 && phrases::word_count(&text) < min_words {
