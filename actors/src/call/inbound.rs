@@ -263,9 +263,9 @@ impl Call {
     /// other than a backchannel interrupt after all (the bot is silent
     /// already); a backchannel or noise is dropped and the bot resumes.
     fn settle_paused_candidate(&mut self, now: Instant) {
-        if self.paused_since.is_none() {
+        let Some(pause) = self.barge_pause else {
             return;
-        }
+        };
         let Some(u) = self
             .utterance
             .as_ref()
@@ -276,10 +276,9 @@ impl Call {
         let text = u.text();
         // Had the bot talked on, would the caller have outlasted it? Then
         // even a "yes" was an answer, not feedback.
-        let outlasted = self
-            .paused_left
-            .zip(u.stopped)
-            .is_some_and(|((at, left), stopped)| stopped.saturating_sub(at) >= left);
+        let outlasted = u
+            .stopped
+            .is_some_and(|stopped| stopped.saturating_sub(pause.media) >= pause.left);
         let min_words = self.cfg.min_interrupt_words.max(1);
         let feedback =
             self.phrases.backchannels.covers(&text) || phrases::word_count(&text) < min_words;
@@ -398,7 +397,7 @@ impl Call {
         // has said what the caller said (a short "uh-huh" is often not
         // transcribed within `interrupt_min_ms`), unless the caller goes on
         // talking without a transcript.
-        if self.paused_since.is_some()
+        if self.barge_pause.is_some()
             && text.trim().is_empty()
             && u.speech_ms(self.media) < PAUSED_WORDLESS_INTERRUPT_MS
         {
@@ -421,8 +420,7 @@ impl Call {
     /// turn being answered. A caller's barge-in is traced as an interruption.
     pub(super) fn interrupt(&mut self, now: Instant, who: Interrupter) {
         // A pause for this speech has already cleared Twilio's buffer.
-        let paused = self.paused_since.take().is_some();
-        self.paused_left = None;
+        let paused = self.barge_pause.take().is_some();
         let audio_out = self.replies.iter().any(|r| r.sent > 0);
         if audio_out && !paused {
             self.emit(Output::Twilio(Outbound::Clear));

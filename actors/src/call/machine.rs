@@ -88,6 +88,17 @@ pub(super) struct Phrases {
     pub escalation: PhraseList,
 }
 
+/// The bot paused for caller speech over it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Pause {
+    pub since: Instant,
+    /// Media time at the pause.
+    pub media: u64,
+    /// The bot's audio left to send then, samples (`u64::MAX` while TTS
+    /// was still running): had it talked on, when it would have finished.
+    pub left: u64,
+}
+
 /// One phone call's logic. `Send`; owned by its CallActor.
 pub struct Call {
     pub(super) cfg: Arc<CallConfig>,
@@ -109,10 +120,8 @@ pub struct Call {
     pub(super) pcm: Vec<i16>,
     /// Mu-law waiting to be forwarded to STT in one batch.
     pub(super) stt_buf: Vec<u8>,
-    /// Playback paused for caller speech over the bot, since then.
-    pub(super) paused_since: Option<Instant>,
-    /// At the pause: media time, and the bot's audio left to send (samples).
-    pub(super) paused_left: Option<(u64, u64)>,
+    /// Playback paused for caller speech over the bot (`pause_for_caller`).
+    pub(super) barge_pause: Option<Pause>,
     /// With `stt_gate`: whether speech is open (audio flows to STT).
     pub(super) stt_open: bool,
     /// With `stt_gate`, while shut: the last `stt_preroll_ms` of audio.
@@ -180,8 +189,7 @@ impl Call {
             vad,
             pcm: Vec::with_capacity(160),
             stt_buf: Vec::new(),
-            paused_since: None,
-            paused_left: None,
+            barge_pause: None,
             stt_open: false,
             stt_preroll: VecDeque::new(),
             media: 0,
@@ -367,7 +375,7 @@ impl Call {
         }
         self.leave_voicemail();
         let candidate = self.utterance.as_ref().is_some_and(|u| u.candidate);
-        if self.paused_since.is_some() && !candidate {
+        if self.barge_pause.is_some() && !candidate {
             self.resume_playback(now);
         }
         self.pump(now);

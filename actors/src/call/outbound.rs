@@ -296,18 +296,16 @@ impl Reply {
 
     /// Twilio's buffer was cleared with playback at reply position `pos`:
     /// sending resumes from there (a whole frame back, never before what a
-    /// mark confirmed). Returns the audio taken back, samples.
-    pub fn rewind(&mut self, pos: u64) -> u64 {
+    /// mark confirmed).
+    pub fn rewind(&mut self, pos: u64) {
         let frame = FRAME_BYTES as u64;
-        let pos = (pos / frame * frame).max(self.queue_base).min(self.sent);
-        let back = self.sent - pos;
-        self.sent = pos;
+        self.sent = (pos / frame * frame).max(self.queue_base).min(self.sent);
+        let pos = self.sent;
         self.last_mark_pos = self.last_mark_pos.min(pos);
         // Its marks in the cleared buffer, the end mark included, are void:
         // what is left (if only the end mark) goes out again.
         self.fully_sent = false;
         self.run_offset = None;
-        back
     }
 
     /// Byte offset in `text` reached at reply audio position `pos`. The text

@@ -9,7 +9,7 @@
 //! goodbye, a hand-off notice or a turn's answer.
 
 use super::io::{Outbound, Output};
-use super::machine::Call;
+use super::machine::{Call, Pause};
 use super::marks::MarkEntry;
 use super::outbound::{Reply, ReplyKind, FRAME_BYTES};
 use crate::trace::TraceKind;
@@ -21,7 +21,7 @@ impl Call {
     /// Sends what the lead allows, a mark every ~`mark_every_ms`, and an
     /// end mark after each reply's last frame.
     pub(super) fn pump(&mut self, now: Instant) {
-        if self.paused_since.is_some() {
+        if self.barge_pause.is_some() {
             return; // caller speech over the bot: wait until it is resolved
         }
         let every = self.cfg.mark_every_ms * 8;
@@ -87,7 +87,7 @@ impl Call {
     /// rewound to where playback stopped; sending resumes from there
     /// (`resume_playback`) unless the speech becomes an interruption.
     pub(super) fn pause_for_caller(&mut self, now: Instant) {
-        if !self.cfg.barge_in_pause || self.paused_since.is_some() || self.pacer.lead(now) == 0 {
+        if !self.cfg.barge_in_pause || self.barge_pause.is_some() || self.pacer.lead(now) == 0 {
             return;
         }
         let played = self.pacer.position(now) as i64;
@@ -100,21 +100,23 @@ impl Call {
         self.trace_kind(TraceKind::Clear);
         self.ledger.clear();
         self.pacer.reset();
-        self.paused_since = Some(now);
         // What the bot had left to say, to tell later whether the caller
         // would have outlasted it (unknown while TTS is still running).
         let left: Option<u64> = self.replies.iter().map(Reply::unsent).sum();
-        self.paused_left = Some((self.media, left.unwrap_or(u64::MAX)));
+        self.barge_pause = Some(Pause {
+            since: now,
+            media: self.media,
+            left: left.unwrap_or(u64::MAX),
+        });
     }
 
     /// The speech that paused the bot was not an interruption (too short, a
     /// backchannel, noise): playback goes on from where it stopped.
     pub(super) fn resume_playback(&mut self, now: Instant) {
-        let Some(since) = self.paused_since.take() else {
+        let Some(pause) = self.barge_pause.take() else {
             return;
         };
-        self.paused_left = None;
-        let ms = now.saturating_duration_since(since).as_millis();
+        let ms = now.saturating_duration_since(pause.since).as_millis();
         self.trace_kind(TraceKind::Note {
             message: format!("caller speech was not an interruption: resumed after {ms} ms"),
         });
