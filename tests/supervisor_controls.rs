@@ -182,49 +182,27 @@ async fn pause_resume_end_and_error_answers() {
     let phone = Phone::greeted(&app, "CAsup0003").await;
 
     // Errors first: no key 401, viewer 403, bad bodies 400.
-    assert_eq!(act(&app, None, "CAsup0003", "end", json!({})).await.0, 401);
-    assert_eq!(
-        act(&app, Some(VIEWER_KEY), "CAsup0003", "end", json!({}))
-            .await
-            .0,
-        403
-    );
-    assert_eq!(
-        act(
-            &app,
+    let errors = [
+        (None, "end", json!({}), 401),
+        (Some(VIEWER_KEY), "end", json!({}), 403),
+        (
             Some(SUPERVISOR_KEY),
-            "CAsup0003",
             "intervene",
-            json!({"mode": "dance"})
-        )
-        .await
-        .0,
-        400
-    );
-    assert_eq!(
-        act(
-            &app,
+            json!({"mode": "dance"}),
+            400,
+        ),
+        (
             Some(SUPERVISOR_KEY),
-            "CAsup0003",
             "intervene",
-            json!({"mode": "say"})
-        )
-        .await
-        .0,
-        400
-    );
-    assert_eq!(
-        act(
-            &app,
-            Some(SUPERVISOR_KEY),
-            "CAsup0003",
-            "escalate",
-            json!({"target": 5})
-        )
-        .await
-        .0,
-        400
-    );
+            json!({"mode": "say"}),
+            400,
+        ),
+        (Some(SUPERVISOR_KEY), "escalate", json!({"target": 5}), 400),
+    ];
+    for (key, action, body, status) in errors {
+        let answer = act(&app, key, "CAsup0003", action, body.clone()).await.0;
+        assert_eq!(answer, status, "{action} {body} with {key:?}");
+    }
 
     // Pause: the hold line, then no answers.
     let (status, state) = act(

@@ -283,19 +283,22 @@ fn a_voicemail_keyword_leaves_the_message_after_the_greeting_then_hangs_up() {
     assert!(sim.last_route().is_none());
 }
 
+/// `n` fixtures one after another (cycling through four), each as `audio`
+/// gives it.
+fn back_to_back(n: usize, audio: fn(&str) -> Vec<u8>) -> Vec<u8> {
+    ["address", "reschedule", "leaking_tap", "book_tuesday"]
+        .iter()
+        .cycle()
+        .take(n)
+        .flat_map(|id| audio(id))
+        .collect()
+}
+
 #[test]
 fn long_uninterrupted_speech_is_taken_for_a_voicemail() {
     let mut sim = Sim::new(test_config());
     sim.settle();
-    let mut audio = Vec::new();
-    for id in ["address", "reschedule", "leaking_tap", "book_tuesday"]
-        .iter()
-        .cycle()
-        .take(14)
-    {
-        audio.extend(speech_core(id));
-    }
-    sim.say(&audio, None);
+    sim.say(&back_to_back(14, speech_core), None);
     sim.run(ms(14_000));
     assert!(!sim.call.is_finished());
     assert!(sim.call.state() != CallState::Ending, "not before 15 s");
@@ -404,17 +407,9 @@ fn a_restored_call_keeps_the_conversation_and_does_not_greet_again() {
 fn long_talk_with_pauses_is_not_a_voicemail() {
     let mut sim = Sim::new(test_config());
     sim.settle();
-    let mut audio = Vec::new();
     // Whole fixtures keep their 0.5 s lead-in and 0.7 s tail: real pauses,
     // shorter than the endpoint timeout, so it stays one open utterance.
-    for id in ["address", "reschedule", "leaking_tap", "book_tuesday"]
-        .iter()
-        .cycle()
-        .take(7)
-    {
-        audio.extend(speech(id));
-    }
-    sim.say(&audio, None);
+    sim.say(&back_to_back(7, speech), None);
     sim.run(ms(27_000));
     assert!(sim.call.state() != CallState::Ending);
     assert!(!sim
